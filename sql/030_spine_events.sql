@@ -1,0 +1,22 @@
+-- The append-only event log. event_type and status are open vocabularies:
+-- runtimes emit values this package does not know, and they are carried.
+
+create table connection_summary.spine_events (
+    event_seq bigint generated always as identity primary key,
+    owner_id text not null,
+    event_type text not null,
+    status text,
+    source_kind text not null,
+    source_id text not null,
+    run_id text,
+    occurred_at timestamptz not null,
+    connector_instance_id text,
+    connection_id text,
+    data jsonb not null default '{}'
+);
+
+-- Seed requirement: source-scoped run grouping is index-backed from the first
+-- start. Migrations build the same index CONCURRENTLY (0002).
+create index spine_events_source_run_idx
+on connection_summary.spine_events (source_kind, source_id, run_id, occurred_at desc)
+where run_id is not null;
