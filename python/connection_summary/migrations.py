@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,26 +221,51 @@ def _apply_routines(conn: psycopg.Connection[tuple[object, ...]], files: list[Sq
         conn.execute(queries.ROUTINES_UPSERT, {"checksum": routines_checksum(files)})
 
 
+def _acquire_migration_lock(conn: psycopg.Connection[tuple[object, ...]], wait: str) -> None:
+    """Take the session advisory lock, polling for at most `wait` (a PostgreSQL interval).
+
+    Polled with pg_try_advisory_lock rather than waited for inside one
+    pg_advisory_lock statement: a waiting statement holds a snapshot, and the
+    lock holder's CREATE INDEX CONCURRENTLY waits for every older snapshot in
+    the database -- the two processes would deadlock.
+    """
+    row = conn.execute(queries.INTERVAL_SECONDS, {"interval": wait}).fetchone()
+    deadline = time.monotonic() + float(str(row[0]) if row else 0)
+    pause = 0.02
+    while True:
+        got = conn.execute(queries.TRY_ADVISORY_LOCK, {"key": MIGRATION_LOCK_KEY}).fetchone()
+        if got and got[0]:
+            return
+        if time.monotonic() >= deadline:
+            raise MigrationLockTimeout(
+                f"another process has held the migration lock for longer than {wait}; "
+                "is a migration still running?"
+            )
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.5)
+
+
 def migrate(
     conninfo: str,
     *,
     lock_wait: str = "5min",
     lock_timeout: str = "30s",
+    root: Path | None = None,
 ) -> MigrateReport:
     """Apply pending migrations, then the routines if they changed.
 
     Serialized by a session advisory lock, waited for at most `lock_wait`; each
     DDL statement waits at most `lock_timeout` for its table locks, so a
-    migration never queues for long behind a long transaction.
+    migration never queues for long behind a long transaction. `root` is a
+    directory holding `migrations/` and `sql/` (default: the package's own).
     """
-    files = migration_files()
-    routines = routine_files()
+    files = migration_files(root)
+    routines = routine_files(root)
     applied: list[str] = []
     rebuilt: list[str] = []
     with _connect(conninfo) as conn:
         try:
-            conn.execute(queries.SET_LOCK_TIMEOUT, {"timeout": lock_wait})
-            conn.execute(queries.ADVISORY_LOCK, {"key": MIGRATION_LOCK_KEY})
+            _acquire_migration_lock(conn, lock_wait)
             try:
                 conn.execute(queries.SET_LOCK_TIMEOUT, {"timeout": lock_timeout})
                 conn.execute(queries.ENSURE_LEDGER)
@@ -263,10 +289,10 @@ def migrate(
     return MigrateReport(applied, routines_changed, rebuilt)
 
 
-def bootstrap(conninfo: str) -> None:
+def bootstrap(conninfo: str, *, root: Path | None = None) -> None:
     """Install the whole schema on an empty database from sql/, in one transaction."""
-    files = migration_files()
-    routines = routine_files()
+    files = migration_files(root)
+    routines = routine_files(root)
     with _connect(conninfo) as conn:
         try:
             with conn.transaction():
@@ -274,7 +300,7 @@ def bootstrap(conninfo: str) -> None:
                 if _ledger(conn):
                     raise MigrationError("bootstrap needs an empty database; use migrate()")
                 conn.execute(queries.ENSURE_LEDGER)
-                for f in schema_files():
+                for f in schema_files(root):
                     conn.execute(f.text.encode())
                 for m in files:
                     conn.execute(queries.LEDGER_INSERT,
@@ -286,9 +312,9 @@ def bootstrap(conninfo: str) -> None:
             raise MigrationError(f"bootstrap failed: {map_database_error(exc)}") from exc
 
 
-def migration_status(conninfo: str) -> SchemaStatus:
-    files = migration_files()
-    routines = routine_files()
+def migration_status(conninfo: str, *, root: Path | None = None) -> SchemaStatus:
+    files = migration_files(root)
+    routines = routine_files(root)
     with _connect(conninfo) as conn:
         ledger = _ledger(conn)
         recorded_routines = _routines_recorded(conn)
@@ -312,22 +338,24 @@ def migration_status(conninfo: str) -> SchemaStatus:
     )
 
 
-def check_schema(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def check_schema(
+    conn: psycopg.Connection[tuple[object, ...]], *, root: Path | None = None
+) -> None:
     """Raise SchemaTooOld/SchemaTooNew unless the database matches this code exactly."""
-    files = migration_files()
+    files = migration_files(root)
     ledger = _ledger(conn)
     _check_ledger(ledger, files)
     missing = [f.path.name for f in files if f.version not in ledger]
     if missing:
         raise SchemaTooOld(f"pending migrations {missing}; run `connection-summary migrate`")
-    if _routines_recorded(conn) != routines_checksum(routine_files()):
+    if _routines_recorded(conn) != routines_checksum(routine_files(root)):
         raise SchemaTooOld("the SQL routines are out of date; run `connection-summary migrate`")
 
 
-def pending_sql(conninfo: str) -> str:
+def pending_sql(conninfo: str, *, root: Path | None = None) -> str:
     """The SQL that migrate() would run, for a DBA to review and apply with psql."""
-    files = migration_files()
-    routines = routine_files()
+    files = migration_files(root)
+    routines = routine_files(root)
     with _connect(conninfo) as conn:
         ledger = _ledger(conn)
         _check_ledger(ledger, files)

@@ -17,7 +17,8 @@ def _parse(text: str) -> dict[str, str]:
 _QUERIES: Final = _parse((Path(__file__).parent / "queries.sql").read_text())
 
 SET_LOCK_TIMEOUT: Final = _QUERIES["set_lock_timeout"]
-ADVISORY_LOCK: Final = _QUERIES["advisory_lock"]
+TRY_ADVISORY_LOCK: Final = _QUERIES["try_advisory_lock"]
+INTERVAL_SECONDS: Final = _QUERIES["interval_seconds"]
 ADVISORY_UNLOCK: Final = _QUERIES["advisory_unlock"]
 ADVISORY_XACT_LOCK: Final = _QUERIES["advisory_xact_lock"]
 ENSURE_LEDGER: Final = _QUERIES["ensure_ledger"]

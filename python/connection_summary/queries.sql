@@ -5,8 +5,11 @@
 -- name: set_lock_timeout
 select set_config('lock_timeout', %(timeout)s, false);
 
--- name: advisory_lock
-select pg_advisory_lock(%(key)s);
+-- name: try_advisory_lock
+select pg_try_advisory_lock(%(key)s);
+
+-- name: interval_seconds
+select extract(epoch from %(interval)s::interval);
 
 -- name: advisory_unlock
 select pg_advisory_unlock(%(key)s);
