@@ -83,7 +83,9 @@ create or replace function connection_summary.run_summary(
 )
 returns jsonb
 language sql
-immutable
+-- STABLE, not IMMUTABLE: jsonb_build_object renders timestamptz by TimeZone,
+-- and a function is only inlined when its body is no more volatile than declared.
+stable
 parallel safe
 as $$
     select case when p_run.run_id is not null then

@@ -1,0 +1,294 @@
+-- The read API (CONTRACT §3, §6): overview, for_route, diagnostics and their
+-- *_json forms. All STABLE, SECURITY INVOKER, and free of writes, so they run
+-- in read-only transactions and on hot standbys.
+
+create or replace function connection_summary.check_owner_id(p_owner_id text)
+returns void
+language plpgsql
+immutable
+parallel safe
+as $$
+begin
+    if p_owner_id is null or p_owner_id = '' or length(p_owner_id) > 256 then
+        raise exception 'invalid owner id: must be 1 to 256 characters'
+            using errcode = '22023';
+    end if;
+end;
+$$;
+
+-- Page positions of the owner's non-draft connections, in overview order.
+create or replace function connection_summary.overview_page(
+    p_owner_id text,
+    p_limit int,
+    p_after text
+)
+returns text []
+language sql
+stable
+parallel safe
+as $$
+    select coalesce(array_agg(c.connector_instance_id order by
+        c.connector_id, c.created_at, c.connector_instance_id), '{}')
+    from (
+        select c.connector_instance_id, c.connector_id, c.created_at
+        from connection_summary.connections as c
+        left join connection_summary.cursor_decode(p_owner_id => p_owner_id, p_cursor => p_after) as a
+            on true
+        where c.owner_id = p_owner_id and c.status <> 'draft'
+            and (p_after is null
+                or (c.connector_id, c.created_at, c.connector_instance_id)
+                > (a.connector_id, a.created_at, a.connector_instance_id))
+        order by c.connector_id, c.created_at, c.connector_instance_id
+        limit p_limit
+    ) as c
+$$;
+
+-- The overview: every non-draft connection of the owner, shallow, in
+-- (connector_id, created_at, connector_instance_id) order, optionally paged.
+create or replace function connection_summary.overview(
+    p_owner_id text,
+    p_now timestamptz default now(),
+    p_limit int default null,
+    p_after text default null
+)
+returns setof connection_summary.summary
+language plpgsql
+stable
+parallel safe
+-- Plan with the page's real ids every time: a generic plan cannot see how
+-- many connections the page holds and may pick nested loops over the
+-- per-table evidence sets.
+set plan_cache_mode = force_custom_plan
+as $$
+declare
+    v_page text [];
+begin
+    perform connection_summary.check_owner_id(p_owner_id => p_owner_id);
+    if p_limit is not null and (p_limit < 1 or p_limit > 1000) then
+        raise exception 'invalid limit %: must be between 1 and 1000, or NULL for all', p_limit
+            using errcode = '22023';
+    end if;
+    if p_now is null then
+        raise exception 'p_now must not be NULL' using errcode = '22023';
+    end if;
+    v_page := connection_summary.overview_page(
+        p_owner_id => p_owner_id, p_limit => p_limit, p_after => p_after
+    );
+    return query
+    select *
+    from connection_summary.connection_summaries(
+        p_owner_id => p_owner_id,
+        p_connection_ids => v_page,
+        p_now => p_now,
+        p_deep => false
+    );
+end;
+$$;
+
+-- Route resolution: the exact connection id, else a connector id when exactly
+-- one non-draft connection of the owner has it. NULL when neither.
+create or replace function connection_summary.resolve_route(p_owner_id text, p_route_id text)
+returns text
+language sql
+stable
+parallel safe
+as $$
+    select coalesce(
+        (
+            select c.connector_instance_id
+            from connection_summary.connections as c
+            where c.connector_instance_id = p_route_id and c.owner_id = p_owner_id
+                and c.status <> 'draft'
+        ),
+        (
+            select min(c.connector_instance_id)
+            from connection_summary.connections as c
+            where c.owner_id = p_owner_id and c.connector_id = p_route_id and c.status <> 'draft'
+            having count(*) = 1
+        )
+    )
+$$;
+
+create or replace function connection_summary.check_route_id(p_route_id text)
+returns void
+language plpgsql
+immutable
+parallel safe
+as $$
+begin
+    if p_route_id is null or p_route_id = '' or length(p_route_id) > 256 then
+        raise exception 'invalid route id: must be 1 to 256 characters'
+            using errcode = '22023';
+    end if;
+end;
+$$;
+
+-- The scoped read: 0 or 1 row for one connection, through the deep run path,
+-- touching only that connection's rows.
+create or replace function connection_summary.for_route(
+    p_owner_id text,
+    p_route_id text,
+    p_now timestamptz default now()
+)
+returns setof connection_summary.summary
+language plpgsql
+stable
+parallel safe
+as $$
+declare
+    v_connection_id text;
+begin
+    perform connection_summary.check_owner_id(p_owner_id => p_owner_id);
+    perform connection_summary.check_route_id(p_route_id => p_route_id);
+    if p_now is null then
+        raise exception 'p_now must not be NULL' using errcode = '22023';
+    end if;
+    v_connection_id := connection_summary.resolve_route(
+        p_owner_id => p_owner_id, p_route_id => p_route_id
+    );
+    if v_connection_id is null then
+        return;
+    end if;
+    return query
+    select *
+    from connection_summary.connection_summaries(
+        p_owner_id => p_owner_id,
+        p_connection_ids => array[v_connection_id],
+        p_now => p_now,
+        p_deep => true
+    );
+end;
+$$;
+
+-- Every run attributed to a connection, newest first by (last_at, run_id),
+-- at most p_limit: the top p_limit of each claim's index, merged.
+create or replace function connection_summary.recent_runs(
+    p_owner_id text,
+    p_connection_id text,
+    p_now timestamptz,
+    p_limit int
+)
+returns setof jsonb
+language sql
+stable
+parallel safe
+as $$
+    select connection_summary.run_summary(
+        p_run => r, p_lease_expires_at => a.lease_expires_at, p_now => p_now, p_deep => true
+    )
+    from connection_summary.connections as c
+    inner join connection_summary.connectors as k on c.connector_id = k.connector_id
+    cross join lateral connection_summary.connection_claims(
+        p_connector_id => c.connector_id,
+        p_connector_instance_id => c.connector_instance_id,
+        p_manifest => k.manifest,
+        p_sole_active => c.status = 'active' and (
+            select count(*) from connection_summary.connections as s
+            where s.owner_id = c.owner_id and s.connector_id = c.connector_id and s.status = 'active'
+        ) = 1
+    ) as cl
+    cross join lateral (
+        select r0.*
+        from connection_summary.run_evidence as r0
+        where r0.owner_id = p_owner_id and r0.source_kind = 'connector'
+            and r0.source_id = c.connector_id and r0.claim_kind = cl.claim_kind
+            and r0.claim_value = cl.claim_value
+        order by r0.last_at desc, r0.run_id desc
+        limit p_limit
+    ) as r
+    left join connection_summary.active_runs as a on a.run_id = r.run_id and a.owner_id = p_owner_id
+    where c.owner_id = p_owner_id and c.connector_instance_id = p_connection_id
+    order by r.last_at desc, r.run_id desc
+    limit p_limit
+$$;
+
+-- Owner diagnostics for one connection: the deep summary row as jsonb, plus
+-- recent_runs (newest first) and latest_run_events (the events of last_run,
+-- in occurrence order). NULL when the route resolves to nothing.
+create or replace function connection_summary.diagnostics(
+    p_owner_id text,
+    p_route_id text,
+    p_now timestamptz default now(),
+    p_run_limit int default 20
+)
+returns jsonb
+language plpgsql
+stable
+parallel safe
+as $$
+declare
+    v_summary connection_summary.summary;
+begin
+    if p_run_limit is null or p_run_limit < 1 or p_run_limit > 1000 then
+        raise exception 'invalid run limit %: must be between 1 and 1000', p_run_limit
+            using errcode = '22023';
+    end if;
+    select * into v_summary
+    from connection_summary.for_route(p_owner_id => p_owner_id, p_route_id => p_route_id, p_now => p_now);
+    if v_summary.connection_id is null then
+        return null;
+    end if;
+    return to_jsonb(v_summary)
+        || jsonb_build_object(
+            'recent_runs', coalesce((
+                select jsonb_agg(rr.run)
+                from connection_summary.recent_runs(
+                    p_owner_id => p_owner_id,
+                    p_connection_id => v_summary.connection_id,
+                    p_now => p_now,
+                    p_limit => p_run_limit
+                ) as rr (run)
+            ), '[]'::jsonb),
+            'latest_run_events', coalesce((
+                select jsonb_agg(jsonb_build_object(
+                    'event_seq', e.event_seq,
+                    'event_type', e.event_type,
+                    'status', e.status,
+                    'occurred_at', e.occurred_at,
+                    'connector_instance_id', e.connector_instance_id,
+                    'connection_id', e.connection_id,
+                    'data', e.data
+                ) order by e.occurred_at, e.event_seq)
+                from connection_summary.spine_events as e
+                where e.source_kind = 'connector' and e.source_id = v_summary.connector_id
+                    and e.run_id = v_summary.last_run ->> 'run_id' and e.owner_id = p_owner_id
+            ), '[]'::jsonb)
+        );
+end;
+$$;
+
+create or replace function connection_summary.overview_json(
+    p_owner_id text,
+    p_now timestamptz default now(),
+    p_limit int default null,
+    p_after text default null
+)
+returns jsonb
+language sql
+stable
+parallel safe
+as $$
+    select coalesce(jsonb_agg(o.summary order by o.position), '[]'::jsonb)
+    from (
+        select to_jsonb(s) as summary, row_number() over () as position
+        from connection_summary.overview(
+            p_owner_id => p_owner_id, p_now => p_now, p_limit => p_limit, p_after => p_after
+        ) as s
+    ) as o
+$$;
+
+create or replace function connection_summary.for_route_json(
+    p_owner_id text,
+    p_route_id text,
+    p_now timestamptz default now()
+)
+returns jsonb
+language sql
+stable
+parallel safe
+as $$
+    select to_jsonb(f)
+    from connection_summary.for_route(
+        p_owner_id => p_owner_id, p_route_id => p_route_id, p_now => p_now
+    ) as f
+$$;
