@@ -145,6 +145,44 @@ as $$
     end
 $$;
 
+-- The claims of each given connection of the owner: connection_claims()
+-- applied with the owner's current count of active connections per
+-- connector. Everything that attributes runs starts here.
+create or replace function connection_summary.owned_claims(
+    p_owner_id text,
+    p_connection_ids text []
+)
+returns table (connector_instance_id text, connector_id text, claim_kind text, claim_value text)
+language sql
+stable
+parallel safe
+as $$
+    with conns as materialized (
+        select c.connector_instance_id, c.connector_id, c.status, k.manifest
+        from connection_summary.connections as c
+        inner join connection_summary.connectors as k on c.connector_id = k.connector_id
+        where c.owner_id = p_owner_id and c.connector_instance_id = any(p_connection_ids)
+    ),
+
+    active_counts as materialized (
+        select s.connector_id, count(*) as active_connections
+        from connection_summary.connections as s
+        where s.owner_id = p_owner_id and s.status = 'active'
+            and s.connector_id in (select conns.connector_id from conns)
+        group by s.connector_id
+    )
+
+    select c.connector_instance_id, c.connector_id, cl.claim_kind, cl.claim_value
+    from conns as c
+    left join active_counts as n on c.connector_id = n.connector_id
+    cross join lateral connection_summary.connection_claims(
+        p_connector_id => c.connector_id,
+        p_connector_instance_id => c.connector_instance_id,
+        p_manifest => c.manifest,
+        p_sole_active => c.status = 'active' and n.active_connections = 1
+    ) as cl
+$$;
+
 -- Last run, last successful run and last terminal run of each given
 -- connection, by (last_at, run_id) over the runs the connection claims.
 -- p_deep = false (the overview): the claims' heads come from the stored
@@ -169,38 +207,18 @@ language sql
 stable
 parallel safe
 as $$
-    with conns as materialized (
-        select c.connector_instance_id, c.connector_id, c.status, k.manifest
-        from connection_summary.connections as c
-        inner join connection_summary.connectors as k on c.connector_id = k.connector_id
-        where c.owner_id = p_owner_id and c.connector_instance_id = any(p_connection_ids)
-    ),
-
-    active_counts as materialized (
-        select s.connector_id, count(*) as active_connections
-        from connection_summary.connections as s
-        where s.owner_id = p_owner_id and s.status = 'active'
-            and s.connector_id in (select conns.connector_id from conns)
-        group by s.connector_id
-    ),
-
-    claims as (
-        select c.connector_instance_id, c.connector_id, cl.claim_kind, cl.claim_value
-        from conns as c
-        left join active_counts as n on c.connector_id = n.connector_id
-        cross join lateral connection_summary.connection_claims(
-            p_connector_id => c.connector_id,
-            p_connector_instance_id => c.connector_instance_id,
-            p_manifest => c.manifest,
-            p_sole_active => c.status = 'active' and n.active_connections = 1
-        ) as cl
+    with claims as materialized (
+        select *
+        from connection_summary.owned_claims(
+            p_owner_id => p_owner_id, p_connection_ids => p_connection_ids
+        )
     ),
 
     stored_heads as materialized (
         select h.*
         from connection_summary.run_heads as h
         where not p_deep and h.owner_id = p_owner_id and h.source_kind = 'connector'
-            and h.source_id in (select conns.connector_id from conns)
+            and h.source_id in (select claims.connector_id from claims)
     ),
 
     claimed as (
@@ -265,7 +283,7 @@ as $$
             p_run => p.run, p_lease_expires_at => p.lease_expires_at,
             p_now => p_now, p_deep => true
         )) filter (where p.head = 'terminal'))[1]
-    from conns as c
+    from (select distinct claims.connector_instance_id from claims) as c
     left join picked as p on c.connector_instance_id = p.connector_instance_id
     group by c.connector_instance_id
 $$;

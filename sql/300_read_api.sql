@@ -176,28 +176,19 @@ as $$
     select connection_summary.run_summary(
         p_run => r, p_lease_expires_at => a.lease_expires_at, p_now => p_now, p_deep => true
     )
-    from connection_summary.connections as c
-    inner join connection_summary.connectors as k on c.connector_id = k.connector_id
-    cross join lateral connection_summary.connection_claims(
-        p_connector_id => c.connector_id,
-        p_connector_instance_id => c.connector_instance_id,
-        p_manifest => k.manifest,
-        p_sole_active => c.status = 'active' and (
-            select count(*) from connection_summary.connections as s
-            where s.owner_id = c.owner_id and s.connector_id = c.connector_id and s.status = 'active'
-        ) = 1
+    from connection_summary.owned_claims(
+        p_owner_id => p_owner_id, p_connection_ids => array[p_connection_id]
     ) as cl
     cross join lateral (
         select r0.*
         from connection_summary.run_evidence as r0
         where r0.owner_id = p_owner_id and r0.source_kind = 'connector'
-            and r0.source_id = c.connector_id and r0.claim_kind = cl.claim_kind
+            and r0.source_id = cl.connector_id and r0.claim_kind = cl.claim_kind
             and r0.claim_value = cl.claim_value
         order by r0.last_at desc, r0.run_id desc
         limit p_limit
     ) as r
     left join connection_summary.active_runs as a on a.run_id = r.run_id and a.owner_id = p_owner_id
-    where c.owner_id = p_owner_id and c.connector_instance_id = p_connection_id
     order by r.last_at desc, r.run_id desc
     limit p_limit
 $$;
