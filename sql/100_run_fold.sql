@@ -10,7 +10,8 @@
 -- Filter it on its key columns: those filters reach the spine index.
 
 create or replace view connection_summary.run_evidence_live as
-select
+select -- noqa: ST06
+    -- (columns in run_evidence's order)
     folded.owner_id,
     folded.source_kind,
     folded.source_id,
@@ -40,8 +41,10 @@ from (
         max(e.occurred_at) as last_at,
         count(*)::int as event_count,
         bool_or(e.event_type = 'run.started') as has_started,
-        (array_agg(e.status order by e.occurred_at desc, e.event_seq desc)
-            filter (where e.status is not null))[1] as newest_status,
+        (
+            array_agg(e.status order by e.occurred_at desc, e.event_seq desc)
+            filter (where e.status is not null)
+        )[1] as newest_status,
         (array_agg(
             coalesce(
                 e.status,
@@ -58,8 +61,10 @@ from (
         (array_agg(e.event_seq order by e.occurred_at desc, e.event_seq desc) filter (
             where e.event_type in ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned')
         ))[1] as terminal_event_seq,
-        (array_agg(e.data ->> 'reason' order by e.occurred_at, e.event_seq)
-            filter (where e.status in ('failed', 'rejected')))[1] as failure_reason,
+        (
+            array_agg(e.data ->> 'reason' order by e.occurred_at, e.event_seq)
+            filter (where e.status in ('failed', 'rejected'))
+        )[1] as failure_reason,
         -- Browser-surface fields come from the newest run.browser_surface_* event;
         -- a lease event's own status is the lease status.
         (array_agg(
@@ -147,7 +152,12 @@ select
     h.succeeded_run_id,
     h.terminal_run_id
 from (
-    select distinct r.owner_id, r.source_kind, r.source_id, r.claim_kind, r.claim_value
+    select distinct
+        r.owner_id,
+        r.source_kind,
+        r.source_id,
+        r.claim_kind,
+        r.claim_value
     from connection_summary.run_evidence as r
 ) as c
 cross join lateral connection_summary.run_claim_heads(

@@ -150,7 +150,7 @@ $$;
 -- connector. Everything that attributes runs starts here.
 create or replace function connection_summary.owned_claims(
     p_owner_id text,
-    p_connection_ids text []
+    p_connection_ids text[]
 )
 returns table (connector_instance_id text, connector_id text, claim_kind text, claim_value text)
 language sql
@@ -193,7 +193,7 @@ $$;
 -- last_terminal_run is always deep: coverage reads its gaps and facts.
 create or replace function connection_summary.attributed_runs(
     p_owner_id text,
-    p_connection_ids text [],
+    p_connection_ids text[],
     p_now timestamptz,
     p_deep boolean
 )

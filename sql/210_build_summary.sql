@@ -67,7 +67,7 @@ as $$
         select
             coalesce(
                 (array_agg(d.stream order by d.ord) filter (where d.stream is not null)),
-                '{}'::text []
+                '{}'::text[]
             ) as streams,
             coalesce(jsonb_agg(jsonb_build_object(
                 'stream', coalesce(d.stream, o.stream),

@@ -10,7 +10,7 @@
 
 create or replace function connection_summary.connection_summaries(
     p_owner_id text,
-    p_connection_ids text [],
+    p_connection_ids text[],
     p_now timestamptz,
     p_deep boolean
 )

@@ -22,7 +22,7 @@ create or replace function connection_summary.overview_page(
     p_limit int,
     p_after text
 )
-returns text []
+returns text[]
 language sql
 stable
 parallel safe
@@ -61,7 +61,7 @@ parallel safe
 set plan_cache_mode = force_custom_plan
 as $$
 declare
-    v_page text [];
+    v_page text[];
 begin
     perform connection_summary.check_owner_id(p_owner_id => p_owner_id);
     if p_limit is not null and (p_limit < 1 or p_limit > 1000) then
