@@ -75,7 +75,8 @@ def load(conn: psycopg.Connection[tuple[object, ...]], connections: int, events:
                          {"o": OWNER, "n": connections, "now": NOW})
     # Events: run r belongs to connection 1 + r % connections, stamped with its
     # expected profile key, ten events each, the last one terminal.
-    conn.execute("alter table connection_summary.spine_events disable trigger spine_events_refold_runs")
+    conn.execute("alter table connection_summary.spine_events "
+                 "disable trigger spine_events_refold_runs")
     conn.execute(
         "insert into connection_summary.spine_events "
         "(owner_id, event_type, status, source_kind, source_id, run_id, occurred_at, data) "
@@ -92,7 +93,8 @@ def load(conn: psycopg.Connection[tuple[object, ...]], connections: int, events:
         "from generate_series(%(start)s::bigint, %(stop)s::bigint) r, generate_series(0, 9) e",
         {"o": OWNER, "n": connections, "k": connectors, "start": offset + 1,
          "stop": offset + runs})
-    conn.execute("alter table connection_summary.spine_events enable trigger spine_events_refold_runs")
+    conn.execute("alter table connection_summary.spine_events "
+                 "enable trigger spine_events_refold_runs")
     conn.execute("select connection_summary.rebuild_run_evidence()")
     conn.execute("analyze")
 
