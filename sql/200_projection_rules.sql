@@ -200,9 +200,9 @@ as $$
                 )
             ),
             'badges', jsonb_build_object(
-                'stale', p_freshness ->> 'status' = 'stale',
+                'stale', coalesce(p_freshness ->> 'status' = 'stale', false),
                 'syncing', p_schedule_active_run_id is not null
-                or p_last_run ->> 'status' = 'in_progress'
+                or coalesce(p_last_run ->> 'status' = 'in_progress', false)
             ),
             'last_success_at', p_freshness -> 'captured_at',
             'next_attempt_at', case

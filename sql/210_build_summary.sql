@@ -82,12 +82,12 @@ as $$
             count(o.stream)::int as stream_count,
             sum(o.record_count) as record_sum,
             case
-                when count(o.stream) = 0
-                    or bool_and(o.record_count is null) filter (where o.stream is not null)
+                when count(o.stream) = 0 then 'unobserved'
+                when bool_or(o.dirty) filter (where o.stream is not null) then 'stale'
+                when bool_and(o.record_count is null) filter (where o.stream is not null)
                     then 'unobserved'
-                -- A dirty row, or a row without a count next to counted ones:
-                -- the sum would be a guess.
-                when bool_or(o.dirty or o.record_count is null) filter (where o.stream is not null)
+                -- A row without a count next to counted ones: the sum would be a guess.
+                when bool_or(o.record_count is null) filter (where o.stream is not null)
                     then 'stale'
                 when sum(o.record_count) > 0 then 'known'
                 else 'known_zero'
