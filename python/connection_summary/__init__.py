@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .client import AsyncClient, Client
+from .coalesce import REGISTRY, OverviewKey, Registry, SharedExecutionInterrupted
 from .errors import (
     ConnectionSummaryError,
     DatabaseUnavailable,
@@ -14,17 +16,59 @@ from .errors import (
     SchemaTooOld,
 )
 from .migrations import bootstrap, migrate, migration_status, pending_sql
+from .models import (
+    Backoff,
+    BrowserSurface,
+    ConnectionHealth,
+    Diagnostics,
+    Freshness,
+    HealthAxes,
+    HealthBadges,
+    Pill,
+    RenderedVerdict,
+    RequiredAction,
+    RetainedBytes,
+    RunEvent,
+    RunSummary,
+    Schedule,
+    StreamRecord,
+    Summary,
+    UnexpectedShape,
+)
 
 __all__ = [
+    "REGISTRY",
+    "AsyncClient",
+    "Backoff",
+    "BrowserSurface",
+    "Client",
+    "ConnectionHealth",
     "ConnectionSummaryError",
     "DatabaseUnavailable",
+    "Diagnostics",
+    "Freshness",
+    "HealthAxes",
+    "HealthBadges",
     "InvalidArgument",
     "MigrationChecksumMismatch",
     "MigrationError",
     "MigrationLockTimeout",
     "NotFound",
+    "OverviewKey",
+    "Pill",
+    "Registry",
+    "RenderedVerdict",
+    "RequiredAction",
+    "RetainedBytes",
+    "RunEvent",
+    "RunSummary",
+    "Schedule",
     "SchemaTooNew",
     "SchemaTooOld",
+    "SharedExecutionInterrupted",
+    "StreamRecord",
+    "Summary",
+    "UnexpectedShape",
     "bootstrap",
     "migrate",
     "migration_status",

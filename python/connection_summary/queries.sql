@@ -89,3 +89,8 @@ select connection_summary.diagnostics(
     p_now => coalesce(%(now)s::timestamptz, now()),
     p_run_limit => %(run_limit)s
 ) as diagnostics;
+
+-- name: listen_changes
+-- Clients created with listen=True drop their TTL cache on these notifications
+-- (payload: the owner id whose input rows changed; empty: everything).
+listen connection_summary_changed;
