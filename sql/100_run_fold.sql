@@ -24,7 +24,7 @@ select -- noqa: ST06
     folded.terminal_status,
     folded.terminal_event_seq,
     folded.failure_reason,
-    nullif(folded.surface ->> 'profile_key', '') as surface_profile_key,
+    folded.surface_profile_key,
     folded.surface ->> 'status' as surface_status,
     folded.surface ->> 'wait_reason' as surface_wait_reason,
     folded.surface ->> 'lease_id' as surface_lease_id,
@@ -61,15 +61,30 @@ from (
         (array_agg(e.event_seq order by e.occurred_at desc, e.event_seq desc) filter (
             where e.event_type in ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned')
         ))[1] as terminal_event_seq,
+        -- The earliest failure that says why: a failed or rejected event, or a
+        -- run.failed whatever its status (it may say surface_failed).
         (
             array_agg(e.data ->> 'reason' order by e.occurred_at, e.event_seq)
-            filter (where e.status in ('failed', 'rejected'))
+            filter (
+                where (e.status in ('failed', 'rejected') or e.event_type = 'run.failed')
+                and e.data ->> 'reason' is not null
+            )
         )[1] as failure_reason,
-        -- Browser-surface fields come from the newest run.browser_surface_* event;
-        -- a lease event's own status is the lease status.
+        -- A run carries a profile key when any of its events does (the newest
+        -- wins): a later lease event without one does not un-stamp the run.
+        (
+            array_agg(
+                e.data -> 'browser_surface' ->> 'browser_surface_profile_key'
+                order by e.occurred_at desc, e.event_seq desc
+            ) filter (
+                where nullif(e.data -> 'browser_surface' ->> 'browser_surface_profile_key', '')
+                is not null
+            )
+        )[1] as surface_profile_key,
+        -- The other browser-surface fields come from the newest
+        -- run.browser_surface_* event; a lease event's own status is the lease status.
         (array_agg(
             jsonb_build_object(
-                'profile_key', e.data -> 'browser_surface' ->> 'browser_surface_profile_key',
                 'status', coalesce(e.data -> 'browser_surface' ->> 'browser_surface_status', e.status),
                 'wait_reason', e.data -> 'browser_surface' ->> 'browser_surface_wait_reason',
                 'lease_id', e.data -> 'browser_surface' ->> 'browser_surface_lease_id'
