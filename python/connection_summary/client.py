@@ -146,7 +146,7 @@ def _start(conn: psycopg.Connection[Any]) -> str:
     saved = conn.row_factory
     conn.row_factory = tuple_row
     try:
-        check_schema(conn)
+        check_schema(conn, strict_routines=False)
     finally:
         conn.row_factory = saved
     info = conn.info

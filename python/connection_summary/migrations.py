@@ -18,6 +18,7 @@ that bootstrap and migrations produce identical schemas.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Iterable
@@ -48,6 +49,7 @@ _CONCURRENT_INDEX = re.compile(
     r"create\s+(?:unique\s+)?index\s+concurrently\s+if\s+not\s+exists\s+(\w+)", re.IGNORECASE
 )
 ROUTINES_FROM = 100
+_log = logging.getLogger("connection_summary")
 
 
 def _sql_root() -> Path:
@@ -339,9 +341,19 @@ def migration_status(conninfo: str, *, root: Path | None = None) -> SchemaStatus
 
 
 def check_schema(
-    conn: psycopg.Connection[tuple[object, ...]], *, root: Path | None = None
+    conn: psycopg.Connection[tuple[object, ...]],
+    *,
+    root: Path | None = None,
+    strict_routines: bool = True,
 ) -> None:
-    """Raise SchemaTooOld/SchemaTooNew unless the database matches this code exactly."""
+    """Raise SchemaTooOld/SchemaTooNew unless the database matches this code.
+
+    Versioned migrations must match exactly. Routines that differ are an error
+    only with `strict_routines`: a running application (the Client) tolerates
+    them with a warning, so that during a rolling upgrade the instances still
+    on the previous release keep serving after the new one has migrated; the
+    read functions' signatures are the stable contract between the two.
+    """
     files = migration_files(root)
     ledger = _ledger(conn)
     _check_ledger(ledger, files)
@@ -349,7 +361,11 @@ def check_schema(
     if missing:
         raise SchemaTooOld(f"pending migrations {missing}; run `connection-summary migrate`")
     if _routines_recorded(conn) != routines_checksum(routine_files(root)):
-        raise SchemaTooOld("the SQL routines are out of date; run `connection-summary migrate`")
+        message = ("the database's SQL routines differ from this code's; "
+                   "run `connection-summary migrate` with the newer release")
+        if strict_routines:
+            raise SchemaTooOld(message)
+        _log.warning(message)
 
 
 def pending_sql(conninfo: str, *, root: Path | None = None) -> str:
@@ -385,4 +401,9 @@ def pending_sql(conninfo: str, *, root: Path | None = None) -> str:
         out.append("commit;")
     if len(out) == 0:
         return "-- nothing to apply: the database is up to date\n"
+    # Hold the migrators' lock for the whole psql session, so that an
+    # application's migrate() waits for the DBA instead of racing.
+    out.insert(0, "-- the migration lock: other migrators wait until this session ends\n"
+               f"select pg_advisory_lock({MIGRATION_LOCK_KEY});")
+    out.append(f"\nselect pg_advisory_unlock({MIGRATION_LOCK_KEY});")
     return "\n".join(line for line in out if line is not None) + "\n"
