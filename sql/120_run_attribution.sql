@@ -145,41 +145,71 @@ as $$
     end
 $$;
 
--- The claims of each given connection of the owner: connection_claims()
--- applied with the owner's current count of active connections per
--- connector. Everything that attributes runs starts here.
-create or replace function connection_summary.owned_claims(
+-- The scope of a read: the connections to summarize, their connectors, and
+-- the connectors of which the owner has exactly one active connection (whose
+-- unclaimed runs that connection gets). Readers compute it once and pass it
+-- down, so that no later step reads connections or connectors again.
+-- This one is for given ids (the scoped read); overview_scope() pages.
+create or replace function connection_summary.connection_scope(
     p_owner_id text,
     p_connection_ids text[]
+)
+returns table (
+    connections connection_summary.connections[],
+    connectors connection_summary.connectors[],
+    sole_active_connectors text[]
+)
+language sql
+stable
+parallel safe
+as $$
+    with scoped as materialized (
+        select c
+        from connection_summary.connections as c
+        where c.owner_id = p_owner_id and c.connector_instance_id = any(p_connection_ids)
+    )
+
+    select
+        (select array_agg(s.c) from scoped as s),
+        (
+            select array_agg(k)
+            from connection_summary.connectors as k
+            where k.connector_id in (select (s.c).connector_id from scoped as s)
+        ),
+        (
+            select array_agg(a.connector_id)
+            from (
+                select n.connector_id
+                from connection_summary.connections as n
+                where n.owner_id = p_owner_id and n.status = 'active'
+                    and n.connector_id in (select (s.c).connector_id from scoped as s)
+                group by n.connector_id
+                having count(*) = 1
+            ) as a
+        )
+$$;
+
+-- The claims of the connections in scope: connection_claims() applied to
+-- each. Everything that attributes runs starts here.
+create or replace function connection_summary.owned_claims(
+    p_connections connection_summary.connections[],
+    p_connectors connection_summary.connectors[],
+    p_sole_active_connectors text[]
 )
 returns table (connector_instance_id text, connector_id text, claim_kind text, claim_value text)
 language sql
 stable
 parallel safe
 as $$
-    with conns as materialized (
-        select c.connector_instance_id, c.connector_id, c.status, k.manifest
-        from connection_summary.connections as c
-        inner join connection_summary.connectors as k on c.connector_id = k.connector_id
-        where c.owner_id = p_owner_id and c.connector_instance_id = any(p_connection_ids)
-    ),
-
-    active_counts as materialized (
-        select s.connector_id, count(*) as active_connections
-        from connection_summary.connections as s
-        where s.owner_id = p_owner_id and s.status = 'active'
-            and s.connector_id in (select conns.connector_id from conns)
-        group by s.connector_id
-    )
-
     select c.connector_instance_id, c.connector_id, cl.claim_kind, cl.claim_value
-    from conns as c
-    left join active_counts as n on c.connector_id = n.connector_id
+    from unnest(p_connections) as c
+    left join unnest(p_connectors) as k on c.connector_id = k.connector_id
     cross join lateral connection_summary.connection_claims(
         p_connector_id => c.connector_id,
         p_connector_instance_id => c.connector_instance_id,
-        p_manifest => c.manifest,
-        p_sole_active => c.status = 'active' and n.active_connections = 1
+        p_manifest => k.manifest,
+        p_sole_active => c.status = 'active'
+        and coalesce(c.connector_id = any(p_sole_active_connectors), false)
     ) as cl
 $$;
 
@@ -193,7 +223,9 @@ $$;
 -- last_terminal_run is always deep: coverage reads its gaps and facts.
 create or replace function connection_summary.attributed_runs(
     p_owner_id text,
-    p_connection_ids text[],
+    p_connections connection_summary.connections[],
+    p_connectors connection_summary.connectors[],
+    p_sole_active_connectors text[],
     p_now timestamptz,
     p_deep boolean
 )
@@ -210,7 +242,9 @@ as $$
     with claims as materialized (
         select *
         from connection_summary.owned_claims(
-            p_owner_id => p_owner_id, p_connection_ids => p_connection_ids
+            p_connections => p_connections,
+            p_connectors => p_connectors,
+            p_sole_active_connectors => p_sole_active_connectors
         )
     ),
 
@@ -286,4 +320,36 @@ as $$
     from (select distinct claims.connector_instance_id from claims) as c
     left join picked as p on c.connector_instance_id = p.connector_instance_id
     group by c.connector_instance_id
+$$;
+
+-- attributed_runs() for given connection ids: reads their scope first.
+-- For callers and tests that hold ids, not a scope.
+create or replace function connection_summary.attributed_runs(
+    p_owner_id text,
+    p_connection_ids text[],
+    p_now timestamptz,
+    p_deep boolean
+)
+returns table (
+    connector_instance_id text,
+    last_run jsonb,
+    last_successful_run jsonb,
+    last_terminal_run jsonb
+)
+language sql
+stable
+parallel safe
+as $$
+    select a.*
+    from connection_summary.connection_scope(
+        p_owner_id => p_owner_id, p_connection_ids => p_connection_ids
+    ) as s
+    cross join lateral connection_summary.attributed_runs(
+        p_owner_id => p_owner_id,
+        p_connections => s.connections,
+        p_connectors => s.connectors,
+        p_sole_active_connectors => s.sole_active_connectors,
+        p_now => p_now,
+        p_deep => p_deep
+    ) as a
 $$;

@@ -1,16 +1,20 @@
 -- Evidence gathering shared by the overview and the scoped read.
 --
--- One statement. Each input table is read once, as a set, restricted to the
--- owner and to the given connection ids (index scans on (owner_id,
--- connector_instance_id)); the rows are joined per connection and handed to
--- the one row builder. The overview passes a page of ids and p_deep = false;
--- the scoped read passes one id and p_deep = true. That is the only difference
--- between them: the run path (stored heads vs. the deep head lookup) follows
--- p_deep, see attributed_runs().
+-- One statement. The caller has already read the connections and connectors
+-- in scope (overview_scope(), connection_scope()) and passes them in; every
+-- other input table is read once, as a set, restricted to the owner and to
+-- those connections (index scans on (owner_id, connector_instance_id)); the
+-- rows are joined per connection and handed to the one row builder. The
+-- overview passes a page and p_deep = false; the scoped read passes one
+-- connection and p_deep = true. That is the only difference between them: the
+-- run path (stored heads vs. the deep head lookup) follows p_deep, see
+-- attributed_runs().
 
 create or replace function connection_summary.connection_summaries(
     p_owner_id text,
-    p_connection_ids text[],
+    p_connections connection_summary.connections[],
+    p_connectors connection_summary.connectors[],
+    p_sole_active_connectors text[],
     p_now timestamptz,
     p_deep boolean
 )
@@ -19,27 +23,32 @@ language sql
 stable
 parallel safe
 as $$
-    with stream_rows as materialized (
+    with scope as materialized (
+        select coalesce(array_agg(c.connector_instance_id), '{}') as ids
+        from unnest(p_connections) as c
+    ),
+
+    stream_rows as materialized (
         select
             s.connector_instance_id,
             jsonb_agg(jsonb_build_object(
                 'stream', s.stream, 'record_count', s.record_count, 'dirty', s.dirty
             )) as stream_rows
         from connection_summary.retained_size_streams as s
-        where s.owner_id = p_owner_id and s.connector_instance_id = any(p_connection_ids)
+        where s.owner_id = p_owner_id and s.connector_instance_id = any((select scope.ids from scope)::text[])
         group by s.connector_instance_id
     ),
 
     retained as materialized (
         select r.connector_instance_id, r as size_row
         from connection_summary.retained_size_connections as r
-        where r.owner_id = p_owner_id and r.connector_instance_id = any(p_connection_ids)
+        where r.owner_id = p_owner_id and r.connector_instance_id = any((select scope.ids from scope)::text[])
     ),
 
     schedules as materialized (
         select s.connector_instance_id, s as schedule_row
         from connection_summary.schedules as s
-        where s.owner_id = p_owner_id and s.connector_instance_id = any(p_connection_ids)
+        where s.owner_id = p_owner_id and s.connector_instance_id = any((select scope.ids from scope)::text[])
     ),
 
     -- The attention record that asks the owner for something now: open,
@@ -54,7 +63,7 @@ as $$
                 'owner_action', a.owner_action
             ) as attention
         from connection_summary.attention_records as a
-        where a.owner_id = p_owner_id and a.connector_instance_id = any(p_connection_ids)
+        where a.owner_id = p_owner_id and a.connector_instance_id = any((select scope.ids from scope)::text[])
             and a.lifecycle in ('open', 'acknowledged', 'in_progress')
             and (a.expires_at is null or a.expires_at > p_now)
             and (a.response_required or a.owner_action is not null)
@@ -67,23 +76,22 @@ as $$
             bool_or(g.status = 'terminal') as has_terminal,
             bool_or(g.status in ('pending', 'in_progress')) as has_open
         from connection_summary.detail_gaps as g
-        where g.owner_id = p_owner_id and g.connector_instance_id = any(p_connection_ids)
+        where g.owner_id = p_owner_id and g.connector_instance_id = any((select scope.ids from scope)::text[])
         group by g.connector_instance_id
     ),
 
     conns as materialized (
         select
-            c as connection,
-            k as connector,
+            c::connection_summary.connections as connection,
+            k::connection_summary.connectors as connector,
             connection_summary.expected_profile_key(
                 p_connector_id => c.connector_id,
                 p_connector_instance_id => c.connector_instance_id,
                 p_manifest => k.manifest
             ) as profile_key
-        from connection_summary.connections as c
-        inner join connection_summary.connectors as k on c.connector_id = k.connector_id
-        where c.owner_id = p_owner_id and c.connector_instance_id = any(p_connection_ids)
-            and c.status <> 'draft'
+        from unnest(p_connections) as c
+        inner join unnest(p_connectors) as k on c.connector_id = k.connector_id
+        where c.owner_id = p_owner_id and c.status <> 'draft'
     ),
 
     -- Each connection's newest lease that is not finished (released, expired
@@ -106,7 +114,9 @@ as $$
         select *
         from connection_summary.attributed_runs(
             p_owner_id => p_owner_id,
-            p_connection_ids => p_connection_ids,
+            p_connections => p_connections,
+            p_connectors => p_connectors,
+            p_sole_active_connectors => p_sole_active_connectors,
             p_now => p_now,
             p_deep => p_deep
         )

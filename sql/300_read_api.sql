@@ -16,31 +16,61 @@ begin
 end;
 $$;
 
--- Page positions of the owner's non-draft connections, in overview order.
-create or replace function connection_summary.overview_page(
+-- The overview's scope, in one read of the owner's connections: the page
+-- (non-draft, in (connector_id, created_at, connector_instance_id) order,
+-- after the cursor, at most p_limit), its connectors, and the connectors of
+-- which the owner has exactly one active connection -- counted over all the
+-- owner's connections, not just the page.
+create or replace function connection_summary.overview_scope(
     p_owner_id text,
     p_limit int,
     p_after text
 )
-returns text[]
+returns table (
+    connections connection_summary.connections[],
+    connectors connection_summary.connectors[],
+    sole_active_connectors text[]
+)
 language sql
 stable
 parallel safe
 as $$
-    select coalesce(array_agg(c.connector_instance_id order by
-        c.connector_id, c.created_at, c.connector_instance_id), '{}')
-    from (
-        select c.connector_instance_id, c.connector_id, c.created_at
+    with owned as materialized (
+        select
+            c,
+            count(*) filter (where c.status = 'active')
+                over (partition by c.connector_id) as active_connections
         from connection_summary.connections as c
+        where c.owner_id = p_owner_id and c.status <> 'draft'
+    ),
+
+    page as materialized (
+        select o.c
+        from owned as o
         left join connection_summary.cursor_decode(p_owner_id => p_owner_id, p_cursor => p_after) as a
             on true
-        where c.owner_id = p_owner_id and c.status <> 'draft'
-            and (p_after is null
-                or (c.connector_id, c.created_at, c.connector_instance_id)
-                > (a.connector_id, a.created_at, a.connector_instance_id))
-        order by c.connector_id, c.created_at, c.connector_instance_id
+        where p_after is null
+            or ((o.c).connector_id, (o.c).created_at, (o.c).connector_instance_id)
+            > (a.connector_id, a.created_at, a.connector_instance_id)
+        order by (o.c).connector_id, (o.c).created_at, (o.c).connector_instance_id
         limit p_limit
-    ) as c
+    )
+
+    select
+        (
+            select array_agg(p.c order by (p.c).connector_id, (p.c).created_at, (p.c).connector_instance_id)
+            from page as p
+        ),
+        (
+            select array_agg(k)
+            from connection_summary.connectors as k
+            where k.connector_id in (select (p.c).connector_id from page as p)
+        ),
+        (
+            select array_agg(distinct (o.c).connector_id)
+            from owned as o
+            where o.active_connections = 1
+        )
 $$;
 
 -- The overview: every non-draft connection of the owner, shallow, in
@@ -61,7 +91,7 @@ parallel safe
 set plan_cache_mode = force_custom_plan
 as $$
 declare
-    v_page text[];
+    v_scope record;
 begin
     perform connection_summary.check_owner_id(p_owner_id => p_owner_id);
     if p_limit is not null and (p_limit < 1 or p_limit > 1000) then
@@ -71,14 +101,17 @@ begin
     if p_now is null then
         raise exception 'p_now must not be NULL' using errcode = '22023';
     end if;
-    v_page := connection_summary.overview_page(
+    select * into v_scope
+    from connection_summary.overview_scope(
         p_owner_id => p_owner_id, p_limit => p_limit, p_after => p_after
     );
     return query
     select *
     from connection_summary.connection_summaries(
         p_owner_id => p_owner_id,
-        p_connection_ids => v_page,
+        p_connections => v_scope.connections,
+        p_connectors => v_scope.connectors,
+        p_sole_active_connectors => v_scope.sole_active_connectors,
         p_now => p_now,
         p_deep => false
     );
@@ -137,6 +170,7 @@ parallel safe
 as $$
 declare
     v_connection_id text;
+    v_scope record;
 begin
     perform connection_summary.check_owner_id(p_owner_id => p_owner_id);
     perform connection_summary.check_route_id(p_route_id => p_route_id);
@@ -149,11 +183,17 @@ begin
     if v_connection_id is null then
         return;
     end if;
+    select * into v_scope
+    from connection_summary.connection_scope(
+        p_owner_id => p_owner_id, p_connection_ids => array[v_connection_id]
+    );
     return query
     select *
     from connection_summary.connection_summaries(
         p_owner_id => p_owner_id,
-        p_connection_ids => array[v_connection_id],
+        p_connections => v_scope.connections,
+        p_connectors => v_scope.connectors,
+        p_sole_active_connectors => v_scope.sole_active_connectors,
         p_now => p_now,
         p_deep => true
     );
@@ -176,8 +216,13 @@ as $$
     select connection_summary.run_summary(
         p_run => r, p_lease_expires_at => a.lease_expires_at, p_now => p_now, p_deep => true
     )
-    from connection_summary.owned_claims(
+    from connection_summary.connection_scope(
         p_owner_id => p_owner_id, p_connection_ids => array[p_connection_id]
+    ) as s
+    cross join lateral connection_summary.owned_claims(
+        p_connections => s.connections,
+        p_connectors => s.connectors,
+        p_sole_active_connectors => s.sole_active_connectors
     ) as cl
     cross join lateral (
         select r0.*

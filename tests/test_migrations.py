@@ -376,6 +376,37 @@ def test_changed_routines_are_reapplied_alone(empty_db: str, tmp_path: Path) -> 
     assert execute(empty_db, "select connection_summary.cs_probe()") == [(1,)]
 
 
+def test_routines_the_files_no_longer_define_are_dropped(empty_db: str, tmp_path: Path) -> None:
+    """A routine removed or re-signatured in sql/ must not linger after migrate:
+    `create or replace` alone would keep the old function and view."""
+    root = copy_of_sources(tmp_path)
+    probe = root / "sql" / "999_probe.sql"
+    probe.write_text(
+        "create or replace function connection_summary.cs_probe(p_x int) returns int "
+        "language sql as 'select p_x';\n"
+        "create or replace view connection_summary.cs_probe_view as select 1 as one;\n")
+    migrations.migrate(empty_db, root=root)
+    assert execute(empty_db, "select connection_summary.cs_probe(p_x => 2)") == [(2,)]
+
+    # The function changes signature and the view goes away.
+    probe.write_text(
+        "create or replace function connection_summary.cs_probe(p_x text) returns text "
+        "language sql as 'select p_x';\n")
+    assert migrations.migrate(empty_db, root=root).routines_applied
+    assert execute(
+        empty_db,
+        "select p.oid::regprocedure::text from pg_proc as p "
+        "where p.proname = 'cs_probe' order by 1",
+    ) == [("connection_summary.cs_probe(text)",)]
+    assert execute(empty_db, "select to_regclass('connection_summary.cs_probe_view')") == [(None,)]
+    # Everything the real files define survived the sweep.
+    assert migrations.migrate(empty_db).routines_applied
+    assert execute(
+        empty_db, "select count(*) from pg_proc where proname in ('overview', 'for_route')"
+    ) == [(2,)]
+    assert execute(empty_db, "select to_regproc('connection_summary.cs_probe')") == [(None,)]
+
+
 def test_migrate_sql_prints_pending_sql_and_applies_nothing(empty_db: str) -> None:
     proc = run_cli("migrate", "--sql", "--dsn", empty_db)
 

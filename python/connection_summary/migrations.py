@@ -217,9 +217,14 @@ def _apply_migration(conn: psycopg.Connection[tuple[object, ...]], m: SqlFile) -
 
 
 def _apply_routines(conn: psycopg.Connection[tuple[object, ...]], files: list[SqlFile]) -> None:
+    """(Re)create every routine in one transaction, then drop the routines of
+    the schema that the files no longer define (a renamed function, a changed
+    signature): `create or replace` alone would leave them behind."""
     with conn.transaction():
         for f in files:
             conn.execute(f.text.encode())
+        for (statement,) in conn.execute(queries.STALE_ROUTINES, {"schema": SCHEMA}).fetchall():
+            conn.execute(str(statement).encode())
         conn.execute(queries.ROUTINES_UPSERT, {"checksum": routines_checksum(files)})
 
 
@@ -265,20 +270,24 @@ def migrate(
     routines = routine_files(root)
     applied: list[str] = []
     rebuilt: list[str] = []
+    step = "taking the migration lock"
     with _connect(conninfo) as conn:
         try:
             _acquire_migration_lock(conn, lock_wait)
             try:
+                step = "preparing the ledger"
                 conn.execute(queries.SET_LOCK_TIMEOUT, {"timeout": lock_timeout})
                 conn.execute(queries.ENSURE_LEDGER)
                 ledger = _ledger(conn)
                 _check_ledger(ledger, files)
                 for m in files:
                     if m.version not in ledger:
+                        step = f"applying {m.path.name}"
                         rebuilt += _apply_migration(conn, m)
                         applied.append(m.path.name)
                 routines_changed = _routines_recorded(conn) != routines_checksum(routines)
                 if routines_changed:
+                    step = "applying the routines (sql/1NN_*.sql and up)"
                     _apply_routines(conn, routines)
             finally:
                 if not conn.closed and conn.info.transaction_status == 0:
@@ -287,7 +296,9 @@ def migrate(
             mapped = map_database_error(exc)
             if isinstance(mapped, MigrationLockTimeout):
                 raise mapped from exc
-            raise MigrationError(f"migration failed: {mapped}") from exc
+            raise MigrationError(
+                f"migration failed while {step}: {exc.diag.message_primary or exc}"
+            ) from exc
     return MigrateReport(applied, routines_changed, rebuilt)
 
 
@@ -311,7 +322,9 @@ def bootstrap(conninfo: str, *, root: Path | None = None) -> None:
                     conn.execute(f.text.encode())
                 conn.execute(queries.ROUTINES_UPSERT, {"checksum": routines_checksum(routines)})
         except psycopg.Error as exc:
-            raise MigrationError(f"bootstrap failed: {map_database_error(exc)}") from exc
+            raise MigrationError(
+                f"bootstrap failed: {exc.diag.message_primary or exc}"
+            ) from exc
 
 
 def migration_status(conninfo: str, *, root: Path | None = None) -> SchemaStatus:

@@ -65,6 +65,32 @@ inner join pg_class as c on i.indexrelid = c.oid
 inner join pg_namespace as n on c.relnamespace = n.oid
 where n.nspname = %(schema)s and c.relname = any(%(names)s) and not i.indisvalid;
 
+-- name: stale_routines
+-- Routines of the schema not (re)created by the current transaction: views
+-- first (they may use the functions), extension members never.
+select format('drop view %%s', c.oid::regclass) as statement
+from pg_class as c
+inner join pg_namespace as n on c.relnamespace = n.oid
+where n.nspname = %(schema)s and c.relkind = 'v'
+    and not exists (
+        select 1 from pg_rewrite as r
+        where r.ev_class = c.oid and r.xmin::text::bigint = txid_current() %% 4294967296
+    )
+union all
+select format(
+    'drop %%s %%s',
+    case p.prokind when 'p' then 'procedure' when 'a' then 'aggregate' else 'function' end,
+    p.oid::regprocedure
+)
+from pg_proc as p
+inner join pg_namespace as n on p.pronamespace = n.oid
+where n.nspname = %(schema)s
+    and p.xmin::text::bigint <> txid_current() %% 4294967296
+    and not exists (
+        select 1 from pg_depend as d
+        where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e'
+    );
+
 -- name: overview
 select *
 from connection_summary.overview(
@@ -94,3 +120,28 @@ select connection_summary.diagnostics(
 -- Clients created with listen=True drop their TTL cache on these notifications
 -- (payload: the owner id whose input rows changed; empty: everything).
 listen connection_summary_changed;
+
+-- name: server_version
+select current_setting('server_version');
+
+-- name: schema_exists
+-- Whether the input tables exist yet (they all come with the first migration).
+select to_regclass('connection_summary.connectors') is not null;
+
+-- name: input_tables_have_rows
+-- `connection-summary demo` loads only into a database without any input rows.
+select
+    exists (select from connection_summary.connectors)
+    or exists (select from connection_summary.connections)
+    or exists (select from connection_summary.spine_events)
+    or exists (select from connection_summary.active_runs)
+    or exists (select from connection_summary.retained_size_streams)
+    or exists (select from connection_summary.retained_size_connections)
+    or exists (select from connection_summary.schedules)
+    or exists (select from connection_summary.detail_gaps)
+    or exists (select from connection_summary.attention_records)
+    or exists (select from connection_summary.browser_surface_leases);
+
+-- name: lock_connectors
+-- Serializes concurrent `demo` loads: the second one then sees the first's rows.
+lock table connection_summary.connectors in exclusive mode;
