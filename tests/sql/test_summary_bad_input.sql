@@ -1,0 +1,55 @@
+-- CONTRACT §7 (bad input, as the SQL sees it): an empty or over-long route id, or a
+-- NULL owner, is a clear error (SQLSTATE 22023, invalid_parameter_value); an unknown
+-- owner is simply empty -- never an error, never another owner's data.
+begin;
+select plan(21);
+
+select cs_test.add_connection('A', 'mail', 'm1');
+
+-- NULL / empty owner.
+select throws_ok(q, '22023', null, 'NULL owner: ' || q)
+from unnest(array[
+    format('select * from connection_summary.overview(null, %L)', cs_test.now()),
+    format('select * from connection_summary.for_route(null, %L, %L)', 'm1', cs_test.now()),
+    format('select connection_summary.diagnostics(null, %L, %L)', 'm1', cs_test.now()),
+    format('select connection_summary.overview_json(null, %L)', cs_test.now()),
+    format('select connection_summary.for_route_json(null, %L, %L)', 'm1', cs_test.now())
+]) as q;
+select throws_ok(format('select * from connection_summary.overview(%L, %L)', '', cs_test.now()),
+    '22023', null, 'empty owner -> 22023');
+
+-- Empty, over-long and NULL route ids.
+select throws_ok(format('select * from connection_summary.for_route(%L, %L, %L)', 'A', '', cs_test.now()),
+    '22023', null, 'for_route: empty route id -> 22023');
+select throws_ok(format('select * from connection_summary.for_route(%L, %L, %L)', 'A', repeat('x', 10000), cs_test.now()),
+    '22023', null, 'for_route: 10000-character route id -> 22023');
+select throws_ok(format('select * from connection_summary.for_route(%L, null, %L)', 'A', cs_test.now()),
+    '22023', null, 'for_route: NULL route id -> 22023');
+select throws_ok(format('select connection_summary.diagnostics(%L, %L, %L)', 'A', '', cs_test.now()),
+    '22023', null, 'diagnostics: empty route id -> 22023');
+select throws_ok(format('select connection_summary.diagnostics(%L, %L, %L)', 'A', repeat('x', 10000), cs_test.now()),
+    '22023', null, 'diagnostics: over-long route id -> 22023');
+select throws_ok(format('select connection_summary.for_route_json(%L, %L, %L)', 'A', '', cs_test.now()),
+    '22023', null, 'for_route_json: empty route id -> 22023');
+-- A route id of ordinary length that matches nothing is not an error.
+select lives_ok(format('select * from connection_summary.for_route(%L, %L, %L)', 'A', repeat('x', 200), cs_test.now()),
+    'a 200-character unknown route id is simply not found');
+
+-- Unknown owner: empty, not an error.
+select is_empty(format('select * from connection_summary.overview(%L, %L)', 'nobody', cs_test.now()),
+    'overview: unknown owner -> no rows');
+select is(connection_summary.overview_json('nobody', cs_test.now()), '[]'::jsonb, 'overview_json: unknown owner -> []');
+select is_empty(format('select * from connection_summary.for_route(%L, %L, %L)', 'nobody', 'm1', cs_test.now()),
+    'for_route: unknown owner -> no row, even with another owner''s id');
+select is(connection_summary.for_route_json('nobody', 'm1', cs_test.now()), null, 'for_route_json: unknown owner -> NULL');
+select is(connection_summary.diagnostics('nobody', 'm1', cs_test.now()), null, 'diagnostics: unknown owner -> NULL');
+select is_empty(format('select * from connection_summary.overview(%L, %L, 10)', 'nobody', cs_test.now()),
+    'paged overview: unknown owner -> no rows');
+-- Owner ids are matched exactly: no case folding, no pattern matching.
+select is_empty(format('select * from connection_summary.overview(%L, %L)', 'a', cs_test.now()),
+    'owner ids are case-sensitive');
+select is_empty(format('select * from connection_summary.overview(%L, %L)', '%', cs_test.now()),
+    'owner ''%%'' is not a pattern');
+
+select * from finish();
+rollback;
