@@ -30,7 +30,10 @@ begin
         return;
     end if;
 
-    -- Lock order is the hash order, so two writers never wait on each other in a cycle.
+    -- Within a statement locks are taken in hash order, so two single-statement
+    -- writers never wait on each other in a cycle. Multi-statement transactions
+    -- that write connectors x then y and y then x can deadlock (40P01, retry),
+    -- as they would on any row locks.
     perform pg_advisory_xact_lock(
         1668181869,  -- namespace of this package's run-maintenance locks
         hashtext(g.owner_id || chr(31) || g.source_kind || chr(31) || g.source_id)
@@ -55,11 +58,13 @@ begin
     from connection_summary.run_evidence as r
     where r.owner_id = any(v_owners) and r.source_kind = any(v_kinds)
         and r.source_id = any(v_sources) and r.run_id = any(v_runs)
-        and p_keys @> jsonb_build_array(jsonb_build_array(
-            r.owner_id, r.source_kind, r.source_id, r.run_id));
+        and (r.owner_id, r.source_kind, r.source_id, r.run_id) in (
+            select k ->> 0, k ->> 1, k ->> 2, k ->> 3 from jsonb_array_elements(p_keys) as k
+        );
 
-    -- The ANY() filters reach the spine index through the view; the @> keeps
-    -- exactly the touched runs.
+    -- The ANY() filters reach the spine index through the view; the hashed
+    -- semi-join then keeps exactly the touched runs (a per-row containment test
+    -- on the key array would cost runs x keys).
     insert into connection_summary.run_evidence as r (
         owner_id, source_kind, source_id, run_id, first_at, last_at, event_count,
         has_started, newest_status, terminal_status, terminal_event_seq, failure_reason,
@@ -75,8 +80,9 @@ begin
     from connection_summary.run_evidence_live as v
     where v.owner_id = any(v_owners) and v.source_kind = any(v_kinds)
         and v.source_id = any(v_sources) and v.run_id = any(v_runs)
-        and p_keys @> jsonb_build_array(jsonb_build_array(
-            v.owner_id, v.source_kind, v.source_id, v.run_id))
+        and (v.owner_id, v.source_kind, v.source_id, v.run_id) in (
+            select k ->> 0, k ->> 1, k ->> 2, k ->> 3 from jsonb_array_elements(p_keys) as k
+        )
     on conflict (owner_id, source_kind, source_id, run_id) do update set
         first_at = excluded.first_at,
         last_at = excluded.last_at,
@@ -100,8 +106,9 @@ begin
         from connection_summary.run_evidence as r
         where r.owner_id = any(v_owners) and r.source_kind = any(v_kinds)
             and r.source_id = any(v_sources) and r.run_id = any(v_runs)
-            and p_keys @> jsonb_build_array(jsonb_build_array(
-                r.owner_id, r.source_kind, r.source_id, r.run_id))
+            and (r.owner_id, r.source_kind, r.source_id, r.run_id) in (
+                select k ->> 0, k ->> 1, k ->> 2, k ->> 3 from jsonb_array_elements(p_keys) as k
+            )
     ), '[]'));
 end;
 $$;

@@ -100,12 +100,13 @@ as $$
             'started_at', p_run.first_at,
             'last_at', p_run.last_at,
             'finished_at', case
-                when connection_summary.run_status(
-                    p_settled_status => p_run.settled_status,
-                    p_has_started => p_run.has_started,
-                    p_lease_expires_at => p_lease_expires_at,
-                    p_now => p_now
-                ) in ('succeeded', 'failed', 'cancelled', 'abandoned', 'surface_failed')
+                when p_run.terminal_status is not null
+                    or connection_summary.run_status(
+                        p_settled_status => p_run.settled_status,
+                        p_has_started => p_run.has_started,
+                        p_lease_expires_at => p_lease_expires_at,
+                        p_now => p_now
+                    ) in ('succeeded', 'failed', 'cancelled', 'abandoned', 'surface_failed')
                     then p_run.last_at
             end,
             'event_count', p_run.event_count,
@@ -255,7 +256,9 @@ as $$
             and h.source_id in (select claims.connector_id from claims)
     ),
 
-    claimed as (
+    -- Materialized: without statistics the planner may otherwise drive the
+    -- head lookups from run_evidence and repeat them per run.
+    claimed as materialized (
         select
             cl.connector_instance_id, cl.connector_id,
             h.latest_run_id, h.succeeded_run_id, h.terminal_run_id
