@@ -16,6 +16,7 @@ import time
 
 BENCHMARKS = [
     "bench.ingest",
+    "bench.overview",
 ]
 
 

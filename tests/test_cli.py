@@ -1,0 +1,627 @@
+"""The read commands of the command line, and `demo`, against a real database.
+
+In-process (`cli.main(argv)` with stdout captured) for the output and the exit
+codes; as a child process (`python -m connection_summary ...`) for what a user
+runs, including colour on a real terminal (a pty) and `demo` end to end on the
+embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from connection_summary import Client, cli, errors, render
+from connection_summary.models import Summary
+
+DEMO_SQL = Path(cli.__file__).with_name("demo.sql")
+
+# The demo's verdict pills (they hold from the moment it is loaded for hours).
+ALICE_PILLS = {
+    "chase-checking": "Healthy",
+    "chase-savings": "Degraded",
+    "dropbox-main": "Degraded",
+    "github-work": "Degraded",
+    "gmail-personal": "Healthy",
+    "outlook-work": "Can't collect",
+    "slack-team": "Degraded",
+    "twitter-old": "Checking",
+}
+BOB_PILLS = {"gmail-bob": "Degraded"}
+WAIT_REASON = "profile_in_use_by_sibling_run"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SECTIONS = ("verdict", "health", "freshness", "coverage", "last run", "last successful run",
+            "streams", "retained size", "schedule")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """cli.main(argv) in this process: (exit code, stdout, stderr)."""
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NO_COLOR")}
+    env.update(extra)
+    return env
+
+
+def run_child(*argv: str, env: dict[str, str] | None = None,
+              timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`python -m connection_summary ARGV` in a child process."""
+    return subprocess.run([sys.executable, "-m", "connection_summary", *argv],
+                          env=child_env() if env is None else env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def run_child_on_tty(*argv: str, env: dict[str, str]) -> tuple[int, str]:
+    """The same with stdout on a pseudo-terminal: (exit code, what the terminal got)."""
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "connection_summary", *argv],
+                            stdout=terminal, stderr=subprocess.DEVNULL, env=env)
+    os.close(terminal)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(controller, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(controller)
+    code = proc.wait(timeout=120)
+    return code, b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def table_rows(text: str) -> list[dict[str, str]]:
+    """Parse the first table in `text` (columns are two or more spaces apart)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("CONNECTION "))
+    header = re.split(r"\s{2,}", lines[start].strip())
+    rows = []
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        cells = re.split(r"\s{2,}", ANSI.sub("", line).strip())
+        assert len(cells) == len(header), line
+        rows.append(dict(zip(header, cells, strict=True)))
+    return rows
+
+
+def load_demo(conninfo: str) -> datetime:
+    """Load demo.sql; return a fixed read time one minute after it."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(DEMO_SQL.read_text().encode())
+        row = conn.execute("select now() + interval '1 minute'").fetchone()
+    assert row is not None
+    now = row[0]
+    assert isinstance(now, datetime)
+    return now
+
+
+def sql_json(conninfo: str, query: str, params: dict[str, Any]) -> Any:
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def input_row_count(conninfo: str) -> int:
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(
+            "select (select count(*) from connection_summary.connections)"
+            " + (select count(*) from connection_summary.spine_events)"
+            " + (select count(*) from connection_summary.schedules)").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.fixture
+def demo(db: str) -> tuple[str, str]:
+    """A migrated database with the demo data: (conninfo, --now value)."""
+    return db, load_demo(db).isoformat()
+
+
+@pytest.fixture
+def private_tmp() -> Iterator[Path]:
+    """A TMPDIR for a child's embedded server, readable by the user it runs postgres as."""
+    path = Path(tempfile.mkdtemp(prefix="cs-test-cli-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
+# --- overview --------------------------------------------------------------------------------
+
+
+def test_overview_table_has_every_non_draft_connection_with_its_pill(
+        demo: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, now = demo
+    code, out, err = run(capsys, "--dsn", conninfo, "overview", "alice", "--now", now)
+    assert code == 0, err
+    rows = table_rows(out)
+    assert {r["CONNECTION"]: r["VERDICT"] for r in rows} == ALICE_PILLS
+    assert "notion-draft" not in out
+    assert not ANSI.search(out), "no colour when stdout is not a terminal"
+    # Every cell comes from the summary row, rendered, never recomputed.
+    with Client(conninfo) as client:
+        expected = {s.connection_id: s for s in client.overview("alice",
+                                                                now=datetime.fromisoformat(now))}
+    assert [r["CONNECTION"] for r in rows] == list(expected)
+    for row in rows:
+        summary = expected[row["CONNECTION"]]
+        health = summary.connection_health
+        assert row["CONNECTOR"] == summary.connector_id
+        assert row["STATUS"] == summary.status
+        assert row["HEALTH"] == health.state
+        assert row["REASON"] == (health.reason_code or "-")
+        assert row["FRESHNESS"] == summary.freshness.status
+        assert row["COVERAGE"] == summary.coverage
+        assert row["SIZE"] == render.human_bytes(summary.total_retained_bytes)
+        assert row["NEXT ACTION"] == (health.next_action or "-")
+        last = summary.last_run
+        assert row["LAST RUN"].split(" ")[0] == (last.status if last else "never")
+    by_id = {r["CONNECTION"]: r for r in rows}
+    assert by_id["gmail-personal"]["RECORDS"] == "18,276"
+    assert by_id["gmail-personal"]["SIZE"] == "257.0 MiB"
+    assert by_id["slack-team"]["RECORDS"] == "stale"  # a dirty size row: never a made-up 0
+    assert by_id["chase-savings"]["RECORDS"] == "-"
+    assert by_id["chase-savings"]["LAST RUN"] == "surface_failed 31m ago"
+    assert by_id["twitter-old"]["STATUS"] == "revoked"
+
+    code, out, _ = run(capsys, "--dsn", conninfo, "overview", "bob", "--now", now)
+    assert code == 0
+    assert {r["CONNECTION"]: r["VERDICT"] for r in table_rows(out)} == BOB_PILLS
+
+
+def test_overview_json_is_the_json_of_the_client_and_of_overview_json(
+        demo: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, now = demo
+    code, out, err = run(capsys, "--json", "--dsn", conninfo, "overview", "alice", "--now", now)
+    assert code == 0, err
+    printed = json.loads(out)
+    with Client(conninfo) as client:
+        typed = client.overview("alice", now=datetime.fromisoformat(now))
+    assert printed == [s.to_json() for s in typed]
+    assert printed == sql_json(
+        conninfo,
+        "select connection_summary.overview_json(p_owner_id => 'alice', p_now => %(now)s)",
+        {"now": now})
+    assert [Summary.from_json(row) for row in printed] == typed
+    # --json after the subcommand means the same.
+    code, again, _ = run(capsys, "overview", "alice", "--now", now, "--json", "--dsn", conninfo)
+    assert code == 0
+    assert json.loads(again) == printed
+
+
+def test_overview_pages_with_limit_and_after(demo: tuple[str, str],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, now = demo
+    seen: list[str] = []
+    after: list[str] = []
+    for _ in range(10):
+        code, out, err = run(capsys, "--dsn", conninfo, "overview", "alice", "--now", now,
+                             "--limit", "3", *after)
+        assert code == 0, err
+        rows = table_rows(out)
+        assert len(rows) <= 3
+        seen += [r["CONNECTION"] for r in rows]
+        match = re.search(r"^next page: --after (\S+)$", out, re.M)
+        if len(rows) < 3:
+            assert match is None
+            break
+        assert match is not None, out
+        after = ["--after", match.group(1)]
+    assert seen == list(ALICE_PILLS)
+
+
+def test_overview_of_an_owner_without_connections(
+        demo: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, _ = demo
+    code, out, _ = run(capsys, "--dsn", conninfo, "overview", "carol")
+    assert code == 0
+    assert "owner 'carol' has no connections" in out
+    code, out, _ = run(capsys, "--dsn", conninfo, "--json", "overview", "carol")
+    assert (code, json.loads(out)) == (0, [])
+
+
+def test_database_url_is_used_without_dsn(demo: tuple[str, str],
+                                          capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    conninfo, now = demo
+    monkeypatch.setenv("DATABASE_URL", conninfo)
+    code, out, err = run(capsys, "overview", "bob", "--now", now)
+    assert code == 0, err
+    assert "note:" not in err
+    assert [r["CONNECTION"] for r in table_rows(out)] == ["gmail-bob"]
+
+
+# --- show and diagnostics --------------------------------------------------------------------
+
+
+def test_show_prints_every_field_group_with_the_wait_reason(
+        demo: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, now = demo
+    code, out, err = run(capsys, "--dsn", conninfo, "show", "alice", "chase-savings",
+                         "--now", now)
+    assert code == 0, err
+    assert out.startswith("Chase savings (chase-savings)\n")
+    for section in SECTIONS:
+        assert re.search(rf"^{section}\s", out, re.M), section
+    assert re.search(r"^verdict\s+Degraded \(amber, channel advisory\)$", out, re.M)
+    assert "Collecting with problems: last run failed." in out
+    assert re.search(r"^last run\s+run-c-2: surface_failed$", out, re.M)
+    assert re.search(rf"^  failure reason\s+{WAIT_REASON}$", out, re.M)
+    assert re.search(rf"^\s+wait reason: {WAIT_REASON}$", out, re.M)
+    assert "profile: chase-web:chase-savings" in out
+    assert re.search(r"^last successful run\s+none$", out, re.M)
+    # The sibling's successful run is not this connection's.
+    assert "run-c-1" not in out
+
+    code, out, err = run(capsys, "--dsn", conninfo, "show", "alice", "gmail-personal",
+                         "--now", now)
+    assert code == 0, err
+    assert re.search(r"^retained size\s+257\.0 MiB$", out, re.M)
+    assert re.search(r"^  messages\s+18,234 \(known\)$", out, re.M)
+    assert re.search(r"^  collection facts\s+messages: collected 58, considered 58\n"
+                     r"\s+labels: collected 12, considered 12$", out, re.M)
+
+
+def test_show_and_diagnostics_json_are_the_sql_json(
+        demo: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, now = demo
+    params = {"now": now}
+    code, out, err = run(capsys, "--dsn", conninfo, "--json", "show", "alice", "chase-savings",
+                         "--now", now)
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown == sql_json(conninfo, "select connection_summary.for_route_json("
+                             "p_owner_id => 'alice', p_route_id => 'chase-savings', "
+                             "p_now => %(now)s)", params)
+    assert shown["last_run"]["failure_reason"] == WAIT_REASON
+
+    code, out, err = run(capsys, "--dsn", conninfo, "--json", "diagnostics", "alice",
+                         "chase-savings", "--now", now, "--runs", "5")
+    assert code == 0, err
+    diagnosed = json.loads(out)
+    assert diagnosed == sql_json(conninfo, "select connection_summary.diagnostics("
+                                 "p_owner_id => 'alice', p_route_id => 'chase-savings', "
+                                 "p_now => %(now)s, p_run_limit => 5)", params)
+    with Client(conninfo) as client:
+        typed = client.diagnostics("alice", "chase-savings", now=datetime.fromisoformat(now),
+                                   run_limit=5)
+    assert typed is not None
+    assert diagnosed == typed.to_json()
+
+
+def test_diagnostics_adds_recent_runs_and_the_latest_runs_events(
+        demo: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, now = demo
+    code, shown, _ = run(capsys, "--dsn", conninfo, "show", "alice", "chase-savings",
+                         "--now", now)
+    assert code == 0
+    code, out, err = run(capsys, "--dsn", conninfo, "diagnostics", "alice", "chase-savings",
+                         "--now", now)
+    assert code == 0, err
+    assert out.startswith(shown), "diagnostics starts with the show block"
+    rest = out[len(shown):]
+    assert re.search(r"^recent runs \(1, newest first, at most 20\)$", rest, re.M)
+    assert re.search(rf"^  run-c-2\s+surface_failed\s.*\s{WAIT_REASON}$", rest, re.M)
+    assert re.search(r"^latest run events \(run-c-2, 2\)$", rest, re.M)
+    assert re.search(r"^  \d+\s.*run\.browser_surface_waiting\s+waiting_for_browser_surface",
+                     rest, re.M)
+    assert re.search(r"^  \d+\s.*run\.browser_surface_failed\s+surface_failed", rest, re.M)
+    assert f'"browser_surface_wait_reason": "{WAIT_REASON}"' in rest
+
+    code, out, _ = run(capsys, "--dsn", conninfo, "diagnostics", "alice", "slack-team",
+                       "--now", now, "--runs", "1")
+    assert code == 0
+    assert re.search(r"^recent runs \(1, newest first, at most 1\)$", out, re.M)
+    assert re.search(r"^  run-s-2\s+failed\s.*\srate_limited$", out, re.M)
+    assert "run-s-1  " not in out.split("recent runs")[1]
+
+
+# --- exit codes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["show", "diagnostics"])
+def test_an_unknown_route_is_not_found(demo: tuple[str, str], command: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, _ = demo
+    for owner, route in [("alice", "no-such-connection"), ("alice", "notion-draft"),
+                         ("alice", "chase"),  # two chase connections: ambiguous
+                         ("bob", "chase-savings")]:  # alice's, not bob's
+        code, out, err = run(capsys, "--dsn", conninfo, command, owner, route)
+        assert code == errors.NotFound.exit_code == 3, (owner, route, err)
+        assert out == ""
+        assert f"owner {owner!r} has no connection {route!r}" in err
+        assert "Traceback" not in err
+    code, out, _ = run(capsys, "--dsn", conninfo, command, "alice", "gmail")  # one gmail
+    assert code == 0
+    assert out.startswith("Personal mail (gmail-personal)\n")
+
+
+@pytest.mark.parametrize("argv", [
+    ["show", "alice", ""],
+    ["diagnostics", "alice", ""],
+    ["show", "alice", "x" * 300],
+    ["overview", "alice", "--limit", "0"],
+    ["overview", "alice", "--limit", "1001"],
+    ["overview", "alice", "--after", "v1.not-a-cursor.0"],
+    ["diagnostics", "alice", "slack-team", "--runs", "0"],
+    ["overview", ""],
+])
+def test_invalid_input_exits_2(demo: tuple[str, str], argv: list[str],
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, _ = demo
+    code, out, err = run(capsys, "--dsn", conninfo, *argv)
+    assert code == errors.InvalidArgument.exit_code == 2, err
+    assert out == ""
+    assert err.startswith("connection-summary: error: ")
+    assert "Traceback" not in err
+
+
+def test_another_owners_cursor_exits_2(demo: tuple[str, str],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, _ = demo
+    code, out, _ = run(capsys, "--dsn", conninfo, "--json", "overview", "alice", "--limit", "1")
+    assert code == 0
+    cursor = json.loads(out)[0]["cursor"]
+    code, out, err = run(capsys, "--dsn", conninfo, "overview", "bob", "--after", cursor)
+    assert code == 2
+    assert "invalid cursor" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["overview", "alice", "--now", "yesterday"],
+    ["overview", "alice", "--limit", "three"],
+    ["show", "alice"],
+    ["overview", "alice", "--color", "sometimes"],
+])
+def test_bad_command_lines_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_database_problems(empty_db: str, capsys: pytest.CaptureFixture[str],
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    unreachable = "host=/nonexistent/socket/dir port=1 dbname=x connect_timeout=2"
+    for command in (["overview", "alice"], ["show", "alice", "a"],
+                    ["diagnostics", "alice", "a"], ["demo"]):
+        code, _, err = run(capsys, "--dsn", unreachable, *command)
+        assert code == errors.DatabaseUnavailable.exit_code == 4, (command, err)
+        assert "/nonexistent/socket/dir" in err
+    # A malformed DSN is a usage error, whichever way it came.
+    code, _, err = run(capsys, "--dsn", "not a dsn", "overview", "alice")
+    assert code == 2
+    assert "--dsn is not a libpq conninfo" in err
+    monkeypatch.setenv("DATABASE_URL", "not a dsn")
+    code, _, err = run(capsys, "overview", "alice")
+    assert code == 2
+    assert "DATABASE_URL is not a libpq conninfo" in err
+    monkeypatch.delenv("DATABASE_URL")
+    # A database without the schema: migrate first.
+    code, _, err = run(capsys, "--dsn", empty_db, "overview", "alice")
+    assert code == errors.SchemaTooOld.exit_code
+    assert "connection-summary migrate" in err
+
+
+def test_help_documents_the_read_commands_and_exit_codes() -> None:
+    proc = run_child("--help")
+    assert proc.returncode == 0
+    for name in ("overview", "show", "diagnostics", "demo"):
+        assert re.search(rf"^\s+{name}\s+\S", proc.stdout, re.M), name
+    for error in (errors.InvalidArgument, errors.NotFound, errors.DatabaseUnavailable,
+                  cli.DemoRefused):
+        assert re.search(rf"^\s+{error.exit_code}\s+{error.__name__}:", proc.stdout, re.M)
+    proc = run_child("overview", "--help")
+    assert proc.returncode == 0
+    for option in ("--limit N", "--after CURSOR", "--now TIMESTAMP", "--json"):
+        assert option in proc.stdout
+    assert "not implemented" not in run_child("demo", "--help").stdout
+
+
+# --- as a user runs it -----------------------------------------------------------------------
+
+
+def test_the_commands_in_a_child_process(demo: tuple[str, str]) -> None:
+    conninfo, now = demo
+    proc = run_child("overview", "alice", "--dsn", conninfo, "--now", now)
+    assert proc.returncode == 0, proc.stderr
+    assert {r["CONNECTION"]: r["VERDICT"] for r in table_rows(proc.stdout)} == ALICE_PILLS
+    proc = run_child("--json", "show", "alice", "chase-savings", "--dsn", conninfo)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["last_run"]["browser_surface"]["wait_reason"] == WAIT_REASON
+    proc = run_child("diagnostics", "alice", "chase-savings", "--dsn", conninfo)
+    assert proc.returncode == 0, proc.stderr
+    assert "run.browser_surface_failed" in proc.stdout
+    proc = run_child("show", "alice", "nope", "--dsn", conninfo)
+    assert proc.returncode == 3
+    assert "Traceback" not in proc.stderr
+    proc = run_child("overview", "alice", "--dsn", conninfo,
+                     env=child_env(DATABASE_URL="not used: --dsn wins"))
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_pill_is_coloured_on_a_terminal_unless_no_color(demo: tuple[str, str]) -> None:
+    conninfo, now = demo
+    argv = ("overview", "alice", "--dsn", conninfo, "--now", now)
+    code, screen = run_child_on_tty(*argv, env=child_env(TERM="xterm"))
+    assert code == 0, screen
+    assert "\x1b[1;31mCan't collect\x1b[0m" in screen
+    assert "\x1b[1;32mHealthy\x1b[0m" in screen
+    assert "\x1b[1;33mDegraded\x1b[0m" in screen
+    assert "\x1b[1;90mChecking\x1b[0m" in screen
+    assert len(ANSI.findall(screen)) == 2 * len(ALICE_PILLS), "only the pills are coloured"
+    assert {r["CONNECTION"]: r["VERDICT"] for r in table_rows(screen)} == ALICE_PILLS
+    # Columns stay aligned: colour codes do not count as width.
+    plain = ANSI.sub("", screen).splitlines()
+    column = plain[0].index("HEALTH")
+    for line in plain[1:len(ALICE_PILLS) + 1]:
+        assert line[column - 2:column] == "  ", line
+        assert line[column] != " ", line
+
+    code, screen = run_child_on_tty(*argv, env=child_env(TERM="xterm", NO_COLOR="1"))
+    assert code == 0
+    assert "Can't collect" in screen
+    assert not ANSI.search(screen)
+    code, screen = run_child_on_tty(*argv, "--color", "never", env=child_env(TERM="xterm"))
+    assert code == 0
+    assert not ANSI.search(screen)
+
+    proc = run_child(*argv, "--color", "always")
+    assert proc.returncode == 0
+    assert "\x1b[1;31mCan't collect\x1b[0m" in proc.stdout
+    proc = run_child("show", "alice", "chase-savings", "--dsn", conninfo, "--color", "always")
+    assert re.search(r"^verdict\s+\x1b\[1;33mDegraded\x1b\[0m \(amber", proc.stdout, re.M)
+
+
+def test_read_commands_without_a_database_say_the_embedded_one_is_empty(
+        private_tmp: Path) -> None:
+    env = child_env(TMPDIR=str(private_tmp))
+    proc = run_child("overview", "alice", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "owner 'alice' has no connections" in proc.stdout
+    assert "throw-away embedded PostgreSQL" in proc.stderr
+    assert "holds no data" in proc.stderr
+    assert "connection-summary demo" in proc.stderr
+    proc = run_child("show", "alice", "chase-savings", env=env)
+    assert proc.returncode == 3
+    assert "holds no data" in proc.stderr
+    assert not list(private_tmp.glob("connection-summary-db-*")), "the server was removed"
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+def test_demo_loads_an_empty_database_and_never_clobbers_one_with_data(empty_db: str) -> None:
+    proc = run_child("demo", "--dsn", empty_db)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "$ connection-summary overview alice" in out
+    assert {r["CONNECTION"]: r["VERDICT"] for r in table_rows(out)} == ALICE_PILLS
+    show = out.split("$ connection-summary show alice chase-savings", 1)[1]
+    assert "Chase savings (chase-savings)" in show
+    assert re.search(rf"^  failure reason\s+{WAIT_REASON}$", show, re.M)
+    bob = out.split("$ connection-summary overview bob", 1)[1]
+    assert {r["CONNECTION"]: r["VERDICT"] for r in table_rows(bob)} == BOB_PILLS
+    assert "the data stays there" in out
+    # The data is really there, in the caller's database.
+    count = input_row_count(empty_db)
+    assert count > 0
+
+    again = run_child("demo", "--dsn", empty_db)
+    assert again.returncode == cli.DemoRefused.exit_code == 10
+    assert "already holds connection_summary input rows" in again.stderr
+    assert "nothing was loaded" in again.stderr
+    assert again.stdout == ""
+    assert input_row_count(empty_db) == count
+
+
+def test_demo_refuses_a_database_with_any_real_input_row(db: str,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("insert into connection_summary.spine_events"
+                     " (owner_id, event_type, source_kind, source_id, occurred_at)"
+                     " values ('zoe', 'note', 'manual', 'x', now())")
+    code, out, err = run(capsys, "--dsn", db, "demo")
+    assert code == 10
+    assert out == ""
+    assert "already holds" in err
+    with psycopg.connect(db) as conn:
+        row = conn.execute("select count(*) from connection_summary.connectors").fetchone()
+    assert row == (0,)
+
+
+def test_demo_json(empty_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--dsn", empty_db, "--json", "demo")
+    assert code == 0, err
+    printed = json.loads(out)
+    assert [r["connection_id"] for r in printed["overview"]["alice"]] == list(ALICE_PILLS)
+    assert [r["connection_id"] for r in printed["overview"]["bob"]] == list(BOB_PILLS)
+    assert printed["show"]["alice"]["chase-savings"]["last_run"]["failure_reason"] == WAIT_REASON
+    assert "loaded the demo data set" in err
+
+
+def test_demo_on_the_embedded_postgresql_end_to_end(private_tmp: Path) -> None:
+    """What `make demo` runs, on a fresh embedded server (as root: run as another user)."""
+    proc = run_child("demo", env=child_env(TMPDIR=str(private_tmp)))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert re.search(r"a throw-away embedded PostgreSQL \d+", out)
+    assert {r["CONNECTION"]: r["VERDICT"] for r in table_rows(out)} == ALICE_PILLS
+    show = out.split("$ connection-summary show alice chase-savings", 1)[1]
+    for section in SECTIONS:
+        assert re.search(rf"^{section}\s", show, re.M), section
+    assert WAIT_REASON in show
+    assert "gmail-bob" in out.split("$ connection-summary overview bob", 1)[1]
+    assert "deleted as the demo exits" in out
+    # The server is stopped and its directory removed.
+    assert not list(private_tmp.glob("connection-summary-db-*"))
+    assert not processes_mentioning(str(private_tmp))
+
+
+# --- rendering of values ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (None, "-"), (0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (393216, "384.0 KiB"),
+    (269502464, "257.0 MiB"), (5 * 1024**3, "5.0 GiB"), (3 * 1024**5, "3072.0 TiB"),
+])
+def test_human_bytes(value: int | None, text: str) -> None:
+    assert render.human_bytes(value) == text
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0s"), (59, "59s"), (60, "1m"), (3599, "59m"), (3600, "1h"), (3660, "1h01m"),
+    (86399, "23h59m"), (86400, "1d"), (90000, "1d01h"), (-1800, "30m"),
+])
+def test_format_duration(seconds: float, text: str) -> None:
+    assert render.format_duration(seconds) == text
+
+
+def test_format_relative_and_time() -> None:
+    now = datetime.fromisoformat("2026-01-02T03:04:05+00:00")
+    assert render.format_relative(now - timedelta(minutes=35), now) == "35m ago"
+    assert render.format_relative(now + timedelta(hours=5), now) == "in 5h"
+    assert render.format_relative(now, now) == "now"
+    assert render.format_relative(None, now) == "-"
+    local = datetime.fromisoformat("2026-01-02T05:04:05.25+02:00")
+    assert render.format_time(local) == "2026-01-02 03:04:05 UTC"
