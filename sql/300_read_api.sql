@@ -2,15 +2,17 @@
 -- *_json forms. All STABLE, SECURITY INVOKER, and free of writes, so they run
 -- in read-only transactions and on hot standbys.
 
-create or replace function connection_summary.check_owner_id(p_owner_id text)
+-- Owner and route ids are 1 to 256 characters; anything else is the
+-- caller's mistake (22023), reported before any table is read.
+create or replace function connection_summary.check_id(p_what text, p_value text)
 returns void
 language plpgsql
 immutable
 parallel safe
 as $$
 begin
-    if p_owner_id is null or p_owner_id = '' or length(p_owner_id) > 256 then
-        raise exception 'invalid owner id: must be 1 to 256 characters'
+    if p_value is null or p_value = '' or length(p_value) > 256 then
+        raise exception 'invalid %: must be 1 to 256 characters', p_what
             using errcode = '22023';
     end if;
 end;
@@ -93,7 +95,7 @@ as $$
 declare
     v_scope record;
 begin
-    perform connection_summary.check_owner_id(p_owner_id => p_owner_id);
+    perform connection_summary.check_id(p_what => 'owner id', p_value => p_owner_id);
     if p_limit is not null and (p_limit < 1 or p_limit > 1000) then
         raise exception 'invalid limit %: must be between 1 and 1000, or NULL for all', p_limit
             using errcode = '22023';
@@ -142,20 +144,6 @@ as $$
     )
 $$;
 
-create or replace function connection_summary.check_route_id(p_route_id text)
-returns void
-language plpgsql
-immutable
-parallel safe
-as $$
-begin
-    if p_route_id is null or p_route_id = '' or length(p_route_id) > 256 then
-        raise exception 'invalid route id: must be 1 to 256 characters'
-            using errcode = '22023';
-    end if;
-end;
-$$;
-
 -- The scoped read: 0 or 1 row for one connection, through the deep run path,
 -- touching only that connection's rows.
 create or replace function connection_summary.for_route(
@@ -172,8 +160,8 @@ declare
     v_connection_id text;
     v_scope record;
 begin
-    perform connection_summary.check_owner_id(p_owner_id => p_owner_id);
-    perform connection_summary.check_route_id(p_route_id => p_route_id);
+    perform connection_summary.check_id(p_what => 'owner id', p_value => p_owner_id);
+    perform connection_summary.check_id(p_what => 'route id', p_value => p_route_id);
     if p_now is null then
         raise exception 'p_now must not be NULL' using errcode = '22023';
     end if;
