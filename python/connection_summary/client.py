@@ -45,10 +45,21 @@ __all__ = ["MAX_LIMIT", "AsyncClient", "Client"]
 # --- input checks (the SQL checks again and is the source of truth) ---------------------------
 
 
+def _check_text(value: str, name: str) -> str:
+    """Text the database can hold: valid UTF-8 (no lone surrogates), no NUL."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument(f"{name} is not valid Unicode text: {value!r}") from exc
+    if "\x00" in value:
+        raise InvalidArgument(f"{name} must not contain NUL characters: {value!r}")
+    return value
+
+
 def _check_id(value: object, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgument(f"{name} must be a non-empty string, got {value!r}")
-    return value
+    return _check_text(value, name)
 
 
 def _check_count(value: object, name: str) -> int:
@@ -75,7 +86,7 @@ def _overview_params(owner_id: object, now: object, limit: object,
         "owner_id": _check_id(owner_id, "owner_id"),
         "now": _check_now(now),
         "limit": None if limit is None else _check_count(limit, "limit"),
-        "after": after,
+        "after": None if after is None else _check_text(after, "after"),
     }
 
 
