@@ -41,12 +41,6 @@ class Command:
     needs_database: bool = True
 
 
-class NotImplementedYet(errors.ConnectionSummaryError):
-    """A subcommand that is declared but not written yet."""
-
-    exit_code = 1
-
-
 def _note(message: str) -> None:
     print(f"connection-summary: note: {message}", file=sys.stderr)
 
@@ -374,13 +368,6 @@ def run_demo(args: argparse.Namespace, db: Database) -> int:
         say("Explore it further with the same --dsn, e.g. `diagnostics alice slack-team`, "
             "`show alice outlook-work --json`, `overview alice --limit 3`.")
     return 0
-
-
-def _not_implemented(args: argparse.Namespace, db: Database) -> int:
-    """The handler of a subcommand declared before it is written (none at the moment;
-    tests/test_migrations.py checks that such a subcommand exits 1)."""
-    del db
-    raise NotImplementedYet(f"`{args.command}` is not implemented yet")
 
 
 # --- the command table -----------------------------------------------------------------------

@@ -22,7 +22,6 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,18 +179,3 @@ def database_url() -> Iterator[str]:
         yield server.conninfo()
     finally:
         server.stop()
-
-
-def wait_until_ready(conninfo: str, timeout: float = 30.0) -> None:
-    """Block until the server accepts connections (used after a restart)."""
-    import psycopg
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(conninfo, connect_timeout=2):
-                return
-        except psycopg.OperationalError as exc:
-            if time.monotonic() > deadline:
-                raise DatabaseUnavailable(f"database not ready: {exc}") from exc
-            time.sleep(0.1)
