@@ -337,37 +337,21 @@ returns table (side text, run jsonb)
 language sql
 stable
 as $$
-    select 'stored', to_jsonb(s) from (
+    with stored as (
+        -- The stored columns, without the generated ones the live view lacks.
         select
             owner_id, source_kind, source_id, run_id, first_at, last_at, event_count,
             has_started, newest_status, terminal_status, terminal_event_seq, failure_reason,
             surface_profile_key, surface_status, surface_wait_reason, surface_lease_id,
             explicit_connection_id, known_gaps, collection_facts
         from connection_summary.run_evidence
-        except all
-        select
-            owner_id, source_kind, source_id, run_id, first_at, last_at, event_count,
-            has_started, newest_status, terminal_status, terminal_event_seq, failure_reason,
-            surface_profile_key, surface_status, surface_wait_reason, surface_lease_id,
-            explicit_connection_id, known_gaps, collection_facts
-        from connection_summary.run_evidence_live
-    ) as s
+    ),
+
+    live as (select * from connection_summary.run_evidence_live)
+
+    select 'stored', to_jsonb(s) from (select * from stored except all select * from live) as s
     union all
-    select 'live', to_jsonb(l) from (
-        select
-            owner_id, source_kind, source_id, run_id, first_at, last_at, event_count,
-            has_started, newest_status, terminal_status, terminal_event_seq, failure_reason,
-            surface_profile_key, surface_status, surface_wait_reason, surface_lease_id,
-            explicit_connection_id, known_gaps, collection_facts
-        from connection_summary.run_evidence_live
-        except all
-        select
-            owner_id, source_kind, source_id, run_id, first_at, last_at, event_count,
-            has_started, newest_status, terminal_status, terminal_event_seq, failure_reason,
-            surface_profile_key, surface_status, surface_wait_reason, surface_lease_id,
-            explicit_connection_id, known_gaps, collection_facts
-        from connection_summary.run_evidence
-    ) as l
+    select 'live', to_jsonb(l) from (select * from live except all select * from stored) as l
 $$;
 
 create or replace function cs_test.run_heads_diff()
