@@ -29,7 +29,7 @@ declare
     v_kinds text[];
     v_sources text[];
     v_runs text[];
-    v_old_claims jsonb;
+    v_claims jsonb;
 begin
     if p_keys is null or jsonb_array_length(p_keys) = 0 then
         return;
@@ -55,66 +55,67 @@ begin
     into v_owners, v_kinds, v_sources, v_runs
     from jsonb_array_elements(p_keys) as k;
 
-    -- The claims the touched runs had before: a run whose claim changes (say, a
-    -- later event adds a browser profile key) must leave its old claim's heads.
-    select coalesce(jsonb_agg(distinct jsonb_build_array(
-        r.owner_id, r.source_kind, r.source_id, r.claim_kind, r.claim_value)), '[]')
-    into v_old_claims
-    from connection_summary.run_evidence as r
-    where r.owner_id = any(v_owners) and r.source_kind = any(v_kinds)
-        and r.source_id = any(v_sources) and r.run_id = any(v_runs)
-        and (r.owner_id, r.source_kind, r.source_id, r.run_id) in (
-            select k ->> 0, k ->> 1, k ->> 2, k ->> 3 from jsonb_array_elements(p_keys) as k
-        );
-
+    -- One statement refolds the touched runs and collects the claims to refresh:
+    -- the claims the runs had before (a run whose claim changes, say a later
+    -- event adds a browser profile key, must leave its old claim's heads) and
+    -- the claims they have now (RETURNING, so the new rows are not read again).
     -- The ANY() filters reach the spine index through the view; the hashed
     -- semi-join then keeps exactly the touched runs (a per-row containment test
     -- on the key array would cost runs x keys).
-    insert into connection_summary.run_evidence as r (
-        owner_id, source_kind, source_id, run_id, first_at, last_at, event_count,
-        has_started, newest_status, terminal_status, terminal_event_seq, failure_reason,
-        surface_profile_key, surface_status, surface_wait_reason, surface_lease_id,
-        explicit_connection_id, known_gaps, collection_facts
-    )
-    select
-        v.owner_id, v.source_kind, v.source_id, v.run_id, v.first_at, v.last_at,
-        v.event_count, v.has_started, v.newest_status, v.terminal_status,
-        v.terminal_event_seq, v.failure_reason, v.surface_profile_key, v.surface_status,
-        v.surface_wait_reason, v.surface_lease_id, v.explicit_connection_id,
-        v.known_gaps, v.collection_facts
-    from connection_summary.run_evidence_live as v
-    where v.owner_id = any(v_owners) and v.source_kind = any(v_kinds)
-        and v.source_id = any(v_sources) and v.run_id = any(v_runs)
-        and (v.owner_id, v.source_kind, v.source_id, v.run_id) in (
-            select k ->> 0, k ->> 1, k ->> 2, k ->> 3 from jsonb_array_elements(p_keys) as k
-        )
-    on conflict (owner_id, source_kind, source_id, run_id) do update set
-        first_at = excluded.first_at,
-        last_at = excluded.last_at,
-        event_count = excluded.event_count,
-        has_started = excluded.has_started,
-        newest_status = excluded.newest_status,
-        terminal_status = excluded.terminal_status,
-        terminal_event_seq = excluded.terminal_event_seq,
-        failure_reason = excluded.failure_reason,
-        surface_profile_key = excluded.surface_profile_key,
-        surface_status = excluded.surface_status,
-        surface_wait_reason = excluded.surface_wait_reason,
-        surface_lease_id = excluded.surface_lease_id,
-        explicit_connection_id = excluded.explicit_connection_id,
-        known_gaps = excluded.known_gaps,
-        collection_facts = excluded.collection_facts;
-
-    perform connection_summary.refresh_run_heads(p_claims => v_old_claims || coalesce((
-        select jsonb_agg(distinct jsonb_build_array(
-            r.owner_id, r.source_kind, r.source_id, r.claim_kind, r.claim_value))
+    with old_claims as (
+        select r.owner_id, r.source_kind, r.source_id, r.claim_kind, r.claim_value
         from connection_summary.run_evidence as r
         where r.owner_id = any(v_owners) and r.source_kind = any(v_kinds)
             and r.source_id = any(v_sources) and r.run_id = any(v_runs)
             and (r.owner_id, r.source_kind, r.source_id, r.run_id) in (
                 select k ->> 0, k ->> 1, k ->> 2, k ->> 3 from jsonb_array_elements(p_keys) as k
             )
-    ), '[]'));
+    ),
+
+    refolded as (
+        insert into connection_summary.run_evidence as r (
+            owner_id, source_kind, source_id, run_id, first_at, last_at, event_count,
+            has_started, newest_status, terminal_status, terminal_event_seq, failure_reason,
+            surface_profile_key, surface_status, surface_wait_reason, surface_lease_id,
+            explicit_connection_id, known_gaps, collection_facts
+        )
+        select
+            v.owner_id, v.source_kind, v.source_id, v.run_id, v.first_at, v.last_at,
+            v.event_count, v.has_started, v.newest_status, v.terminal_status,
+            v.terminal_event_seq, v.failure_reason, v.surface_profile_key, v.surface_status,
+            v.surface_wait_reason, v.surface_lease_id, v.explicit_connection_id,
+            v.known_gaps, v.collection_facts
+        from connection_summary.run_evidence_live as v
+        where v.owner_id = any(v_owners) and v.source_kind = any(v_kinds)
+            and v.source_id = any(v_sources) and v.run_id = any(v_runs)
+            and (v.owner_id, v.source_kind, v.source_id, v.run_id) in (
+                select k ->> 0, k ->> 1, k ->> 2, k ->> 3 from jsonb_array_elements(p_keys) as k
+            )
+        on conflict (owner_id, source_kind, source_id, run_id) do update set
+            first_at = excluded.first_at,
+            last_at = excluded.last_at,
+            event_count = excluded.event_count,
+            has_started = excluded.has_started,
+            newest_status = excluded.newest_status,
+            terminal_status = excluded.terminal_status,
+            terminal_event_seq = excluded.terminal_event_seq,
+            failure_reason = excluded.failure_reason,
+            surface_profile_key = excluded.surface_profile_key,
+            surface_status = excluded.surface_status,
+            surface_wait_reason = excluded.surface_wait_reason,
+            surface_lease_id = excluded.surface_lease_id,
+            explicit_connection_id = excluded.explicit_connection_id,
+            known_gaps = excluded.known_gaps,
+            collection_facts = excluded.collection_facts
+        returning r.owner_id, r.source_kind, r.source_id, r.claim_kind, r.claim_value
+    )
+
+    select coalesce(jsonb_agg(distinct jsonb_build_array(
+        c.owner_id, c.source_kind, c.source_id, c.claim_kind, c.claim_value)), '[]')
+    into v_claims
+    from (select * from old_claims union select * from refolded) as c;
+
+    perform connection_summary.refresh_run_heads(p_claims => v_claims);
 end;
 $$;
 
