@@ -12,7 +12,12 @@ create table connection_summary.spine_events (
     occurred_at timestamptz not null,
     connector_instance_id text,
     connection_id text,
-    data jsonb not null default '{}'
+    data jsonb not null default '{}',
+    -- When the database received the event. Writers cannot set it (no INSERT
+    -- privilege on the column); the run fold orders events by
+    -- least(occurred_at, recorded_at), so an event dated in the future counts
+    -- as happening when it arrived.
+    recorded_at timestamptz not null default clock_timestamp()
 );
 
 -- Seed requirement: source-scoped run grouping is index-backed from the first

@@ -32,16 +32,26 @@ create table connection_summary.run_evidence (
         coalesce(terminal_status, case when not has_started then newest_status end)
     ) stored,
     -- Attribution claim (CONTRACT §4 rules 1-3): a profile key beats an
-    -- explicit connection id, which beats nothing.
+    -- explicit connection id, which beats nothing. A key or id longer than any
+    -- connection's can belong to no connection: it claims 'unmatchable' and is
+    -- never indexed raw.
     claim_kind text generated always as (
         case
-            when surface_profile_key is not null then 'profile'
-            when explicit_connection_id is not null then 'connection'
+            when surface_profile_key is not null
+                then case when octet_length(surface_profile_key) <= 511 then 'profile' else 'unmatchable' end
+            when explicit_connection_id is not null
+                then case when octet_length(explicit_connection_id) <= 255 then 'connection' else 'unmatchable' end
             else 'none'
         end
     ) stored,
     claim_value text generated always as (
-        coalesce(surface_profile_key, explicit_connection_id, '')
+        case
+            when surface_profile_key is not null
+                then case when octet_length(surface_profile_key) <= 511 then surface_profile_key else '' end
+            when explicit_connection_id is not null
+                then case when octet_length(explicit_connection_id) <= 255 then explicit_connection_id else '' end
+            else ''
+        end
     ) stored,
     primary key (owner_id, source_kind, source_id, run_id)
 );
@@ -78,7 +88,7 @@ create table connection_summary.run_heads (
     succeeded_run_id text,
     terminal_run_id text,
     primary key (owner_id, source_kind, source_id, claim_kind, claim_value),
-    constraint run_heads_claim_kind_check check (claim_kind in ('profile', 'connection', 'none'))
+    constraint run_heads_claim_kind_check check (claim_kind in ('profile', 'connection', 'none', 'unmatchable'))
 );
 
 -- Which version of the fold built the stored rows; the routine installer
@@ -87,4 +97,11 @@ create table connection_summary.read_model_versions (
     read_model text primary key,
     definition_md5 text not null,
     rebuilt_at timestamptz not null default now()
+);
+
+-- Runs touched by a transaction, queued by the statements that insert events
+-- and folded once, at commit, with every lock taken in one order. Its rows
+-- never outlive the transaction that wrote them, so it is unlogged.
+create unlogged table connection_summary.run_maintenance_queue (
+    run_keys jsonb not null
 );

@@ -5,8 +5,11 @@
 -- the stored read model and the live fold cannot drift apart.
 --
 -- A run is the set of events with one (owner_id, source_kind, source_id,
--- run_id); "newest" and "earliest" order by (occurred_at, event_seq), so events
--- that arrive out of occurred_at order fold to the same row.
+-- run_id). An event's time is least(occurred_at, recorded_at): an event dated
+-- after it reached the database counts as happening on arrival, so a producer
+-- with a clock far ahead cannot hide the runs that follow (docs/security.md).
+-- "newest" and "earliest" order by (that time, event_seq), so events that
+-- arrive out of order fold to the same row.
 -- Filter it on its key columns: those filters reach the spine index.
 
 create or replace view connection_summary.run_evidence_live as
@@ -37,12 +40,12 @@ from (
         e.source_kind,
         e.source_id,
         e.run_id,
-        min(e.occurred_at) as first_at,
-        max(e.occurred_at) as last_at,
+        min(e.at) as first_at,
+        max(e.at) as last_at,
         count(*)::int as event_count,
         bool_or(e.event_type = 'run.started') as has_started,
         (
-            array_agg(e.status order by e.occurred_at desc, e.event_seq desc)
+            array_agg(e.status order by e.at desc, e.event_seq desc)
             filter (where e.status is not null)
         )[1] as newest_status,
         (array_agg(
@@ -54,17 +57,17 @@ from (
                     when 'run.cancelled' then 'cancelled'
                     when 'run.abandoned' then 'abandoned'
                 end
-            ) order by e.occurred_at desc, e.event_seq desc
+            ) order by e.at desc, e.event_seq desc
         ) filter (
             where e.event_type in ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned')
         ))[1] as terminal_status,
-        (array_agg(e.event_seq order by e.occurred_at desc, e.event_seq desc) filter (
+        (array_agg(e.event_seq order by e.at desc, e.event_seq desc) filter (
             where e.event_type in ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned')
         ))[1] as terminal_event_seq,
         -- The earliest failure that says why: a failed or rejected event, or a
         -- run.failed whatever its status (it may say surface_failed).
         (
-            array_agg(e.data ->> 'reason' order by e.occurred_at, e.event_seq)
+            array_agg(e.data ->> 'reason' order by e.at, e.event_seq)
             filter (
                 where (e.status in ('failed', 'rejected') or e.event_type = 'run.failed')
                 and e.data ->> 'reason' is not null
@@ -75,7 +78,7 @@ from (
         (
             array_agg(
                 e.data -> 'browser_surface' ->> 'browser_surface_profile_key'
-                order by e.occurred_at desc, e.event_seq desc
+                order by e.at desc, e.event_seq desc
             ) filter (
                 where nullif(e.data -> 'browser_surface' ->> 'browser_surface_profile_key', '')
                 is not null
@@ -88,24 +91,29 @@ from (
                 'status', coalesce(e.data -> 'browser_surface' ->> 'browser_surface_status', e.status),
                 'wait_reason', e.data -> 'browser_surface' ->> 'browser_surface_wait_reason',
                 'lease_id', e.data -> 'browser_surface' ->> 'browser_surface_lease_id'
-            ) order by e.occurred_at desc, e.event_seq desc
+            ) order by e.at desc, e.event_seq desc
         ) filter (where starts_with(e.event_type, 'run.browser_surface_')))[1] as surface,
         (array_agg(
             coalesce(
                 e.connector_instance_id, e.connection_id,
                 e.data ->> 'connector_instance_id', e.data ->> 'connection_id'
-            ) order by e.occurred_at desc, e.event_seq desc
+            ) order by e.at desc, e.event_seq desc
         ) filter (where coalesce(
             e.connector_instance_id, e.connection_id,
             e.data ->> 'connector_instance_id', e.data ->> 'connection_id'
         ) is not null))[1] as explicit_connection_id,
-        (array_agg(e.data -> 'known_gaps' order by e.occurred_at desc, e.event_seq desc) filter (
+        (array_agg(e.data -> 'known_gaps' order by e.at desc, e.event_seq desc) filter (
             where e.event_type in ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned')
         ))[1] as known_gaps,
-        (array_agg(e.data -> 'collection_facts' order by e.occurred_at desc, e.event_seq desc) filter (
+        (array_agg(e.data -> 'collection_facts' order by e.at desc, e.event_seq desc) filter (
             where e.event_type in ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned')
         ))[1] as collection_facts
-    from connection_summary.spine_events as e
+    from (
+        select
+            s.*,
+            least(s.occurred_at, s.recorded_at) as at
+        from connection_summary.spine_events as s
+    ) as e
     where e.run_id is not null
     group by e.owner_id, e.source_kind, e.source_id, e.run_id
 ) as folded;

@@ -1,16 +1,24 @@
 -- Keeping run_evidence and run_heads equal to their live definitions
 -- (run_evidence_live, run_heads_live) as spine_events grows.
 --
--- One statement-level trigger: a bulk COPY or multi-row INSERT refolds each
--- touched run once. A touched run is refolded from ALL its events (not merged
--- incrementally), so out-of-order arrival needs no special case.
+-- Each statement that inserts events queues the keys of the runs it touched
+-- (run_maintenance_queue); at commit a deferred constraint trigger folds every
+-- run the transaction touched, once. A touched run is refolded from ALL its
+-- events (not merged incrementally), so out-of-order arrival needs no special
+-- case.
 --
 -- Concurrency: writers of the same (owner_id, source_kind, source_id) are
--- serialized by a transaction-scoped advisory lock taken before the refold, and
--- each refold statement takes a fresh snapshot (READ COMMITTED), so it sees
--- every event committed by the writer it waited for. Under REPEATABLE READ or
--- SERIALIZABLE, a conflicting writer gets a serialization failure instead of a
--- lost update: the upserts then touch rows its snapshot cannot see.
+-- serialized by transaction-scoped advisory locks, all taken at commit, in one
+-- global order, before any row of the read model is touched. A transaction
+-- therefore holds none of the projection's locks while it runs, and two
+-- transactions that write connectors in opposite orders cannot deadlock on
+-- them. Each refold statement takes a fresh snapshot (READ COMMITTED), so it
+-- sees every event committed by the writer it waited for. Under REPEATABLE
+-- READ or SERIALIZABLE, a conflicting writer gets a serialization failure
+-- (40001, retry) instead of a lost update.
+--
+-- The trigger functions are SECURITY DEFINER: writers need no privilege on
+-- the read model, and cannot write it themselves.
 
 create or replace function connection_summary.refold_runs(p_keys jsonb)
 returns void
@@ -35,10 +43,9 @@ begin
         return;
     end if;
 
-    -- Within a statement locks are taken in hash order, so two single-statement
-    -- writers never wait on each other in a cycle. Multi-statement transactions
-    -- that write connectors x then y and y then x can deadlock (40P01, retry),
-    -- as they would on any row locks.
+    -- Every lock of the transaction is taken here, in hash order, before any
+    -- row of the read model is touched: two committing writers never wait on
+    -- each other in a cycle.
     perform pg_advisory_xact_lock(
         1668181869,  -- namespace of this package's run-maintenance locks
         hashtext(g.owner_id || chr(31) || g.source_kind || chr(31) || g.source_id)
@@ -200,17 +207,51 @@ create or replace function connection_summary.spine_events_refold()
 returns trigger
 language plpgsql
 volatile
+security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-    perform connection_summary.refold_runs(p_keys => (
-        select jsonb_agg(distinct jsonb_build_array(n.owner_id, n.source_kind, n.source_id, n.run_id))
-        from new_events as n
-        where n.run_id is not null
-    ));
+    insert into connection_summary.run_maintenance_queue (run_keys)
+    select jsonb_agg(distinct jsonb_build_array(n.owner_id, n.source_kind, n.source_id, n.run_id))
+    from new_events as n
+    where n.run_id is not null
+    having count(*) > 0;
     return null;
 end;
 $$;
+
+comment on function connection_summary.spine_events_refold() is
+'Statement trigger on spine_events: queues the touched runs for the commit-time fold.';
+
+-- At commit: the first firing folds every run this transaction queued (its
+-- own queue rows are the only ones it can see) and empties them; the later
+-- firings of the same commit find nothing.
+create or replace function connection_summary.run_maintenance_on_commit()
+returns trigger
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_keys jsonb;
+begin
+    with taken as (
+        delete from connection_summary.run_maintenance_queue
+        returning run_keys
+    )
+
+    select jsonb_agg(distinct k.key)
+    into v_keys
+    from taken as t
+    cross join lateral jsonb_array_elements(t.run_keys) as k (key);
+    perform connection_summary.refold_runs(p_keys => v_keys);
+    return null;
+end;
+$$;
+
+comment on function connection_summary.run_maintenance_on_commit() is
+'Deferred trigger on run_maintenance_queue: folds the runs the committing transaction touched.';
 
 create or replace function connection_summary.rebuild_run_evidence()
 returns bigint
@@ -279,11 +320,24 @@ referencing new table as new_events
 for each statement
 execute function connection_summary.spine_events_refold();
 
+-- A constraint trigger cannot be replaced in place.
+drop trigger if exists run_maintenance_on_commit on connection_summary.run_maintenance_queue;
+
+-- SET CONSTRAINTS connection_summary.run_maintenance_on_commit IMMEDIATE folds
+-- at the end of each statement instead (a transaction that reads its own
+-- events back); the projection's locks are then held from that statement on.
+create constraint trigger run_maintenance_on_commit
+after insert on connection_summary.run_maintenance_queue
+deferrable initially deferred
+for each row
+execute function connection_summary.run_maintenance_on_commit();
+
 -- spine_events is append-only: an UPDATE or DELETE would silently desync the
 -- read model, so it is refused (TRUNCATE, an operator's tool, empties both).
 create or replace function connection_summary.spine_events_append_only()
 returns trigger
 language plpgsql
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     raise exception 'connection_summary.spine_events is append-only (% refused)', tg_op
@@ -300,9 +354,13 @@ execute function connection_summary.spine_events_append_only();
 create or replace function connection_summary.spine_events_truncated()
 returns trigger
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     truncate connection_summary.run_heads, connection_summary.run_evidence;
+    -- Not TRUNCATE: this transaction's queue rows have commit triggers pending.
+    delete from connection_summary.run_maintenance_queue;
     return null;
 end;
 $$;

@@ -11,6 +11,7 @@
 create or replace function connection_summary.notify_owner_changes()
 returns trigger
 language plpgsql
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     if tg_table_name = 'connectors' then
@@ -26,6 +27,7 @@ $$;
 create or replace function connection_summary.set_change_notifications(p_enabled boolean)
 returns void
 language plpgsql
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_table text;

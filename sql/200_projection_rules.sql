@@ -36,9 +36,12 @@ as $$
                     p_schedule_last_successful_at) is not null
                 and p_maximum_staleness_seconds > 0
                 then case
-                    when p_now - coalesce((p_last_successful_run ->> 'last_at')::timestamptz,
-                        p_schedule_last_successful_at)
-                        <= make_interval(secs => p_maximum_staleness_seconds::double precision)
+                    -- Compared as numeric seconds: any manifest number is
+                    -- accepted, and an interval of it could overflow.
+                    when extract(epoch from p_now - coalesce(
+                        (p_last_successful_run ->> 'last_at')::timestamptz,
+                        p_schedule_last_successful_at))
+                        <= p_maximum_staleness_seconds
                         then 'current'
                     else 'stale'
                 end

@@ -74,11 +74,13 @@ returns table (connector_id text, created_at timestamptz, connector_instance_id 
 language plpgsql
 immutable
 parallel safe
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_parts text[];
     v_payload text;
     v_position jsonb;
+    v_created_at timestamptz;
 begin
     if p_cursor is null then
         return;
@@ -104,14 +106,20 @@ begin
         raise exception 'invalid cursor: altered, or issued for another owner'
             using errcode = '22023', hint = 'pass the cursor column of an overview row unchanged';
     end if;
-    if jsonb_typeof(v_position) <> 'array' or jsonb_array_length(v_position) <> 3
-        or jsonb_typeof(v_position -> 1) <> 'number' then
-        raise exception 'invalid cursor: bad position' using errcode = '22023';
-    end if;
-    return query select
-        v_position ->> 0,
+    -- The check above makes the rest unreachable for cursors this package
+    -- issued; a forged one that passes it still gets 22023, never a cast error.
+    begin
+        if jsonb_typeof(v_position) <> 'array' or jsonb_array_length(v_position) <> 3
+            or jsonb_typeof(v_position -> 0) <> 'string' or jsonb_typeof(v_position -> 2) <> 'string'
+            or jsonb_typeof(v_position -> 1) <> 'number' then
+            raise exception 'bad position';
+        end if;
         -- bigint microseconds are exact in float8 below 2^53 (year 2255).
-        'epoch'::timestamptz + interval '1 microsecond' * (v_position ->> 1)::bigint,
-        v_position ->> 2;
+        v_created_at := 'epoch'::timestamptz + interval '1 microsecond' * (v_position ->> 1)::bigint;
+    exception when others then
+        raise exception 'invalid cursor: bad position'
+            using errcode = '22023', hint = 'pass the cursor column of an overview row unchanged';
+    end;
+    return query select v_position ->> 0, v_created_at, v_position ->> 2;
 end;
 $$;

@@ -89,6 +89,8 @@ as $$
                 -- A row without a count next to counted ones: the sum would be a guess.
                 when bool_or(o.record_count is null) filter (where o.stream is not null)
                     then 'stale'
+                -- Counts whose sum no bigint holds: no total can be reported.
+                when sum(o.record_count) > 9223372036854775807 then 'stale'
                 when sum(o.record_count) > 0 then 'known'
                 else 'known_zero'
             end as total_records_state

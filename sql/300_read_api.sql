@@ -1,6 +1,13 @@
 -- The read API (CONTRACT §3, §6): overview, for_route, diagnostics and their
--- *_json forms. All STABLE, SECURITY INVOKER, and free of writes, so they run
--- in read-only transactions and on hot standbys.
+-- *_json forms. All STABLE and free of writes, so they run in read-only
+-- transactions and on hot standbys.
+--
+-- They are the only functions readers may execute. Each is SECURITY DEFINER
+-- (readers have no privilege on any table) with search_path pinned to
+-- pg_catalog, so no object a caller can create is ever resolved inside them;
+-- the SQL helpers they inline are parsed under that same pinned path, and
+-- nobody but the package's owner may execute those helpers directly. Each
+-- authorizes the reading role for the owner first (authorize_read).
 
 -- Owner and route ids are 1 to 256 characters; anything else is the
 -- caller's mistake (22023), reported before any table is read.
@@ -9,6 +16,7 @@ returns void
 language plpgsql
 immutable
 parallel safe
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     if p_value is null or p_value = '' or length(p_value) > 256 then
@@ -87,6 +95,8 @@ returns setof connection_summary.summary
 language plpgsql
 stable
 parallel safe
+security definer
+set search_path = pg_catalog, pg_temp
 -- Plan with the page's real ids every time: a generic plan cannot see how
 -- many connections the page holds and may pick nested loops over the
 -- per-table evidence sets.
@@ -100,9 +110,11 @@ begin
         raise exception 'invalid limit %: must be between 1 and 1000, or NULL for all', p_limit
             using errcode = '22023';
     end if;
-    if p_now is null then
-        raise exception 'p_now must not be NULL' using errcode = '22023';
-    end if;
+    perform connection_summary.check_now(p_now => p_now);
+    -- Checked here, not only while paging: a bad cursor is an error even
+    -- when the owner has no connections to page through.
+    perform connection_summary.cursor_decode(p_owner_id => p_owner_id, p_cursor => p_after);
+    perform connection_summary.authorize_read(p_owner_id => p_owner_id);
     select * into v_scope
     from connection_summary.overview_scope(
         p_owner_id => p_owner_id, p_limit => p_limit, p_after => p_after
@@ -155,6 +167,8 @@ returns setof connection_summary.summary
 language plpgsql
 stable
 parallel safe
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_connection_id text;
@@ -162,9 +176,8 @@ declare
 begin
     perform connection_summary.check_id(p_what => 'owner id', p_value => p_owner_id);
     perform connection_summary.check_id(p_what => 'route id', p_value => p_route_id);
-    if p_now is null then
-        raise exception 'p_now must not be NULL' using errcode = '22023';
-    end if;
+    perform connection_summary.check_now(p_now => p_now);
+    perform connection_summary.authorize_read(p_owner_id => p_owner_id);
     v_connection_id := connection_summary.resolve_route(
         p_owner_id => p_owner_id, p_route_id => p_route_id
     );
@@ -239,6 +252,8 @@ returns jsonb
 language plpgsql
 stable
 parallel safe
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_summary connection_summary.summary;
@@ -272,7 +287,7 @@ begin
                     'connector_instance_id', e.connector_instance_id,
                     'connection_id', e.connection_id,
                     'data', e.data
-                ) order by e.occurred_at, e.event_seq)
+                ) order by least(e.occurred_at, e.recorded_at), e.event_seq)
                 from connection_summary.spine_events as e
                 where e.source_kind = 'connector' and e.source_id = v_summary.connector_id
                     and e.run_id = v_summary.last_run ->> 'run_id' and e.owner_id = p_owner_id
@@ -291,6 +306,8 @@ returns jsonb
 language sql
 stable
 parallel safe
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
     select coalesce(jsonb_agg(o.summary order by o.position), '[]'::jsonb)
     from (
@@ -310,6 +327,8 @@ returns jsonb
 language sql
 stable
 parallel safe
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
     select to_jsonb(f)
     from connection_summary.for_route(

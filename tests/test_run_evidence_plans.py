@@ -65,6 +65,9 @@ def collect_plans(conninfo: str, statements: list[tuple[str, tuple[Any, ...]]],
         ):
             conn.execute(setting.encode())
         with conn.transaction(force_rollback=rollback):
+            # Fold at each statement's end, so a rolled-back insert's
+            # maintenance still runs (and is explained).
+            conn.execute(b"set constraints connection_summary.run_maintenance_on_commit immediate")
             for query, params in statements:
                 conn.execute(query.encode(), params)
     plans = []

@@ -49,6 +49,8 @@ _CONCURRENT_INDEX = re.compile(
     r"create\s+(?:unique\s+)?index\s+concurrently\s+if\s+not\s+exists\s+(\w+)", re.IGNORECASE
 )
 ROUTINES_FROM = 100
+# sql/9NN_*.sql: the privileges over every object, applied after the routines.
+PRIVILEGES_FROM = 900
 _log = logging.getLogger("connection_summary")
 
 
@@ -222,9 +224,16 @@ def _apply_routines(conn: psycopg.Connection[tuple[object, ...]], files: list[Sq
     signature): `create or replace` alone would leave them behind."""
     with conn.transaction():
         for f in files:
+            if f.version >= PRIVILEGES_FROM:
+                break
             conn.execute(f.text.encode())
+        # Before the privileges: their GRANTs and REVOKEs rewrite the catalog
+        # rows of every routine, which would all look recreated.
         for (statement,) in conn.execute(queries.STALE_ROUTINES, {"schema": SCHEMA}).fetchall():
             conn.execute(str(statement).encode())
+        for f in files:
+            if f.version >= PRIVILEGES_FROM:
+                conn.execute(f.text.encode())
         conn.execute(queries.ROUTINES_UPSERT, {"checksum": routines_checksum(files)})
 
 

@@ -4,6 +4,9 @@
 -- 'browser_surface_failed'; a run.failed reason (or any earlier failed/rejected
 -- event's reason) is kept. One sibling per scenario, each with its own key.
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(20);
 
 select cs_test.add_connector('shop', p_profile_key => 'shopkey');

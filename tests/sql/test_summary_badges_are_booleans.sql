@@ -5,6 +5,9 @@
 -- Regression: syncing came out JSON null for a connection with no run and no
 -- schedule (false OR NULL).
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(12);
 
 select cs_test.add_connector('hp', p_manifest => '{"refresh_policy": {"maximum_staleness_seconds": 86400}}');

@@ -2,6 +2,9 @@
 -- and the columns of connection_summary.summary in contract order with their types.
 -- STABLE matters: reads run in read-only transactions and on replicas (STYLE).
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(35);
 
 -- Signatures (argument types in order) ----------------------------------------------------------
@@ -52,7 +55,7 @@ select function_returns('connection_summary', 'overview_json',
 select function_returns('connection_summary', 'for_route_json',
     array['text', 'text', 'timestamp with time zone'], 'jsonb', 'for_route_json returns jsonb');
 
--- Volatility: every read function is STABLE, none is SECURITY DEFINER -----------------------------
+-- Volatility: every read function is STABLE, SECURITY DEFINER with a pinned search_path -----------------------------
 select volatility_is('connection_summary', 'overview',
     array['text', 'timestamp with time zone', 'integer', 'text'], 'stable', 'overview is STABLE');
 select volatility_is('connection_summary', 'for_route',
@@ -67,8 +70,8 @@ select is(
     (select count(*)::int from pg_proc
      where pronamespace = 'connection_summary'::regnamespace
          and proname in ('overview', 'for_route', 'diagnostics', 'overview_json', 'for_route_json')
-         and prosecdef),
-    0, 'no read function is SECURITY DEFINER');
+         and prosecdef and 'search_path=pg_catalog, pg_temp' = any(proconfig)),
+    5, 'every read function is SECURITY DEFINER with search_path pinned to pg_catalog, pg_temp');
 -- Exactly one overload of each: a second one would make named calls ambiguous.
 select is(
     (select count(*)::int from pg_proc

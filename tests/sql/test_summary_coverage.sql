@@ -6,6 +6,9 @@
 -- Known gaps and collection facts come from the newest attributed run with a
 -- terminal event. Every check runs on the overview and on the scoped read.
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(60);
 
 select cs_test.add_connector('cov');

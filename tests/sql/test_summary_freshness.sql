@@ -5,6 +5,9 @@
 -- Every check runs on the overview row and on the scoped (deep) row.
 -- Read time: cs_test.now() = at(1440). Policy of 'pol': 3600 s (60 minutes).
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(44);
 
 select cs_test.add_connector('pol', p_manifest => '{"refresh_policy": {"maximum_staleness_seconds": 3600}}');

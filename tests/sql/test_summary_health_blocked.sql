@@ -4,6 +4,9 @@
 -- cooling_off and degraded; its pill is red "Can't collect"; a credential block
 -- asks the owner to sign in again (reauth) on the attention channel.
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(42);
 
 select cs_test.add_connector('hp', p_manifest => '{"refresh_policy": {"maximum_staleness_seconds": 86400}}');

@@ -2,6 +2,9 @@
 -- (schedules.backoff_next_run_at > p_now) and not cleared by a newer success.
 -- It wins over degraded; it names the next attempt (the backoff's next run).
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(32);
 
 select cs_test.add_connector('hp', p_manifest => '{"refresh_policy": {"maximum_staleness_seconds": 86400}}',

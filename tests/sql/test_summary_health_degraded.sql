@@ -3,6 +3,9 @@
 -- the connection's newest non-terminal browser lease (found by its expected
 -- profile key) is surface_failed. Leases of siblings and of other owners do not count.
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(40);
 
 select cs_test.add_connector('hp', p_manifest => '{"refresh_policy": {"maximum_staleness_seconds": 86400}}',

@@ -2,6 +2,9 @@
 -- succeeded, coverage complete, freshness current) -> unknown. Plus the badges:
 -- syncing while the schedule has an active run or the last run is in progress.
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(32);
 
 select cs_test.add_connector('hp', p_manifest => '{"refresh_policy": {"maximum_staleness_seconds": 86400}}',

@@ -4,6 +4,9 @@
 -- every later rung it can; the earliest rung must win. Rung by rung the evidence of
 -- the winner is removed, so each step also shows the next rung taking over.
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(24);
 
 select cs_test.add_connector('hp', p_manifest => '{"refresh_policy": {"maximum_staleness_seconds": 86400}}',

@@ -5,6 +5,9 @@
 -- over every later rung. Every connection below has a clean, current run, so
 -- without a qualifying record it reads healthy.
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(42);
 
 select cs_test.add_connector('hp', p_manifest => '{"refresh_policy": {"maximum_staleness_seconds": 86400}}');

@@ -3,6 +3,9 @@
 -- cooling_off and degraded. A revoked connection is idle with reason revoked
 -- (checked before schedule_paused: the contract is silent, docs/sql-api.md says so).
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(34);
 
 select cs_test.add_connector('hp', p_manifest => '{"refresh_policy": {"maximum_staleness_seconds": 86400}}');

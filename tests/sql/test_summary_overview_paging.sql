@@ -5,6 +5,9 @@
 -- cursor, or one issued to another owner, is a clear error (22023), never another
 -- owner's rows.
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(27);
 
 -- 11 connections of A over three connectors, with equal created_at values (the

@@ -2,6 +2,9 @@
 -- consecutive_failures, next_run_at, reason_class}}, NULL without a schedule row.
 -- backoff.active = backoff_next_run_at > p_now (time-relative, never stored).
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(22);
 
 select cs_test.add_connector('sch');

@@ -5,6 +5,9 @@
 -- neither, and a busy sibling never pushes a connection's own older runs out
 -- (no fixed window of recent runs, CONTRACT §4).
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(26);
 
 select cs_test.add_connector('chase', p_profile_key => 'chase-web',

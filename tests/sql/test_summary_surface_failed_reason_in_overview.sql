@@ -3,6 +3,9 @@
 -- row (the slim run summary) as in the scoped read, status surface_failed, the
 -- wait reason as failure_reason, and its browser_surface object (CONTRACT §4).
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(16);
 
 select cs_test.add_connector('bank', p_profile_key => 'bankweb');

@@ -10,6 +10,9 @@
 -- the package's own tone function, for a mix that covers many (state, coverage,
 -- freshness) combinations.
 begin;
+-- The file reads back what it writes in one transaction: fold at each
+-- statement's end instead of at commit.
+set constraints connection_summary.run_maintenance_on_commit immediate;
 select plan(21);
 
 select cs_test.add_connector('hp', p_manifest => '{"refresh_policy": {"maximum_staleness_seconds": 86400}}',

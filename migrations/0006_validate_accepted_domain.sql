@@ -1,0 +1,61 @@
+-- 0006_validate_accepted_domain: checks the existing rows against the
+-- constraints 0005 added NOT VALID.
+-- migrate: no-transaction
+--
+-- Locks: each VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE on its table:
+-- reads and writes continue; only DDL and VACUUM wait. Duration: one scan of
+-- each input table (about 1 s per million events on 2 cores).
+-- If a row is outside the accepted domain, the statement fails naming the
+-- constraint; fix or delete the row (docs/migrations.md) and migrate again:
+-- the validations that already passed run again, cheaply and harmlessly.
+alter table connection_summary.connectors validate constraint connectors_connector_id_length;
+alter table connection_summary.connectors validate constraint connectors_profile_key_length;
+
+alter table connection_summary.connections validate constraint connections_connector_instance_id_length;
+alter table connection_summary.connections validate constraint connections_owner_id_length;
+alter table connection_summary.connections validate constraint connections_created_at_in_range;
+alter table connection_summary.connections validate constraint connections_revoked_at_in_range;
+
+alter table connection_summary.spine_events validate constraint spine_events_owner_id_length;
+alter table connection_summary.spine_events validate constraint spine_events_source_kind_length;
+alter table connection_summary.spine_events validate constraint spine_events_source_id_length;
+alter table connection_summary.spine_events validate constraint spine_events_run_id_length;
+alter table connection_summary.spine_events validate constraint spine_events_occurred_at_in_range;
+alter table connection_summary.spine_events validate constraint spine_events_recorded_at_in_range;
+
+alter table connection_summary.active_runs validate constraint active_runs_run_id_length;
+alter table connection_summary.active_runs validate constraint active_runs_owner_id_length;
+alter table connection_summary.active_runs validate constraint active_runs_lease_expires_at_in_range;
+
+alter table connection_summary.retained_size_streams validate constraint retained_size_streams_connector_instance_id_length;
+alter table connection_summary.retained_size_streams validate constraint retained_size_streams_stream_length;
+alter table connection_summary.retained_size_streams validate constraint retained_size_streams_owner_id_length;
+alter table connection_summary.retained_size_streams validate constraint retained_size_streams_last_record_updated_at_in_range;
+
+alter table connection_summary.retained_size_connections validate constraint retained_size_connections_connector_instance_id_length;
+alter table connection_summary.retained_size_connections validate constraint retained_size_connections_owner_id_length;
+alter table connection_summary.retained_size_connections validate constraint retained_size_connections_total_fits_bigint;
+
+alter table connection_summary.schedules validate constraint schedules_connector_instance_id_length;
+alter table connection_summary.schedules validate constraint schedules_owner_id_length;
+alter table connection_summary.schedules validate constraint schedules_next_due_at_in_range;
+alter table connection_summary.schedules validate constraint schedules_last_started_at_in_range;
+alter table connection_summary.schedules validate constraint schedules_last_finished_at_in_range;
+alter table connection_summary.schedules validate constraint schedules_last_successful_at_in_range;
+alter table connection_summary.schedules validate constraint schedules_backoff_next_run_at_in_range;
+
+alter table connection_summary.detail_gaps validate constraint detail_gaps_gap_id_length;
+alter table connection_summary.detail_gaps validate constraint detail_gaps_owner_id_length;
+alter table connection_summary.detail_gaps validate constraint detail_gaps_connector_instance_id_length;
+alter table connection_summary.detail_gaps validate constraint detail_gaps_next_attempt_at_in_range;
+
+alter table connection_summary.attention_records validate constraint attention_records_attention_id_length;
+alter table connection_summary.attention_records validate constraint attention_records_owner_id_length;
+alter table connection_summary.attention_records validate constraint attention_records_connector_instance_id_length;
+alter table connection_summary.attention_records validate constraint attention_records_expires_at_in_range;
+alter table connection_summary.attention_records validate constraint attention_records_created_at_in_range;
+
+alter table connection_summary.browser_surface_leases validate constraint browser_surface_leases_lease_id_length;
+alter table connection_summary.browser_surface_leases validate constraint browser_surface_leases_owner_id_length;
+alter table connection_summary.browser_surface_leases validate constraint browser_surface_leases_profile_key_length;
+alter table connection_summary.browser_surface_leases validate constraint browser_surface_leases_requested_at_in_range;
