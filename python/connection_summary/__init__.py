@@ -12,6 +12,7 @@ from .errors import (
     MigrationError,
     MigrationLockTimeout,
     NotFound,
+    PermissionDenied,
     SchemaTooNew,
     SchemaTooOld,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "MigrationLockTimeout",
     "NotFound",
     "OverviewKey",
+    "PermissionDenied",
     "Pill",
     "Registry",
     "RenderedVerdict",

@@ -27,6 +27,12 @@ class NotFound(ConnectionSummaryError, LookupError):
     exit_code = 3
 
 
+class PermissionDenied(ConnectionSummaryError, PermissionError):
+    """The database role may not do this: not a reader, or confined to other owners."""
+
+    exit_code = 10
+
+
 class DatabaseUnavailable(ConnectionSummaryError):
     """The database cannot be reached or started."""
 
@@ -78,6 +84,8 @@ def map_database_error(exc: psycopg.Error) -> ConnectionSummaryError:
         return InvalidArgument(message)
     if state == "P0002":
         return NotFound(message)
+    if state == "42501":
+        return PermissionDenied(message)
     if state == "55P03":
         return MigrationLockTimeout(message)
     if isinstance(exc, psycopg.OperationalError) or state.startswith("08") or state in {
