@@ -583,3 +583,26 @@ as $$
     select (s.connection_health ->> 'state') || '/' || (s.connection_health ->> 'reason_code')
     from cs_test.summary(p_owner_id, p_connection_id, p_deep, p_now) as s
 $$;
+
+-- --- roles -----------------------------------------------------------------------------------
+
+-- Runs p_sql as p_role (SET LOCAL ROLE: real role switching) and returns its
+-- single value as text, or 'ERROR <sqlstate>' when it fails. The role is reset
+-- before returning, so pgTAP records the result as the test's own role.
+create or replace function cs_test.as_role(p_role text, p_sql text)
+returns text
+language plpgsql
+as $$
+declare
+    v_result text;
+begin
+    execute format('set local role %I', p_role);
+    begin
+        execute p_sql into v_result;
+    exception when others then
+        v_result := 'ERROR ' || sqlstate;
+    end;
+    reset role;
+    return v_result;
+end;
+$$;
