@@ -13,6 +13,12 @@ equal calls share one execution; `coalesce=False` bypasses it, and
 results that long; with `listen=True` the client LISTENs on
 `connection_summary_changed` and drops cached results of the owner named in
 each notification.
+
+After a server restart every idle pooled connection is dead. Each call checks
+the connection it takes (an empty query); when that finds it dead, the client
+has the pool check its other idle connections (`pool.check()` replaces the dead
+ones) and takes a fresh connection, once. So the first call after a restart
+succeeds, whatever the pool size, for client-made and callers' pools alike.
 """
 
 from __future__ import annotations
@@ -166,6 +172,28 @@ def _start(conn: psycopg.Connection[Any]) -> str:
             f"options={options}")
 
 
+def _alive(conn: psycopg.Connection[Any]) -> bool:
+    """Whether a pool connection answers an empty query; False when it is gone."""
+    try:
+        ConnectionPool.check_connection(conn)
+    except psycopg.Error:
+        if conn.closed:  # the server restarted, or the backend was terminated
+            return False
+        raise
+    return True
+
+
+async def _async_alive(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """The asyncio counterpart of `_alive`."""
+    try:
+        await AsyncConnectionPool.check_connection(conn)
+    except psycopg.Error:
+        if conn.closed:
+            return False
+        raise
+    return True
+
+
 def _connect_and_start(conninfo: str, timeout: float) -> str:
     try:
         with psycopg.connect(conninfo, connect_timeout=max(1, round(timeout))) as conn:
@@ -289,7 +317,9 @@ class Client:
     """Reads connection summaries through a psycopg_pool ConnectionPool.
 
     `Client(conninfo)` creates (and in `close()` closes) a pool of its own;
-    `Client(pool)` uses the caller's open pool and never closes it.
+    `Client(pool)` uses the caller's open pool and never closes it; make that pool
+    without a `check=` callback (the client checks connections itself, see
+    `_connection`; the pool's check sleeps after each dead connection it finds).
     `cache_ttl` (seconds) lets overview results be reused that long;
     `listen=True` drops them when the database NOTIFYs a change.
     `timeout` bounds connecting and waiting for a pool connection.
@@ -313,7 +343,7 @@ class Client:
             self._timeout: float | None = None
             self._conninfo = _sync_pool_conninfo(conninfo)
             try:
-                with conninfo.connection() as conn:
+                with self._connection() as conn:
                     self._database = _start(conn)
             except psycopg.Error as exc:
                 raise map_database_error(exc) from exc
@@ -323,9 +353,12 @@ class Client:
             self._conninfo = conninfo
             # One plain connection first: its errors say why the database is unreachable.
             self._database = _connect_and_start(conninfo, timeout)
+            # No `check=` callback: psycopg_pool sleeps 1 s, 2 s, 4 s... after each
+            # connection its check finds dead, so after a restart a pool of idle
+            # connections would outlast `timeout`. `_connection` checks instead.
             self._pool = ConnectionPool(
                 conninfo, min_size=1, max_size=max_size, open=False, timeout=timeout,
-                check=ConnectionPool.check_connection, name="connection-summary")
+                name="connection-summary")
             try:
                 self._pool.open(wait=True, timeout=timeout)
             except psycopg.Error as exc:
@@ -343,12 +376,31 @@ class Client:
         """Which database this client reads: part of every coalescing key."""
         return self._database
 
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pool connection that has just answered a check.
+
+        A connection found dead (after a server restart every idle one is) is
+        given back, the pool checks its other idle connections and replaces the
+        dead ones, and a fresh connection is taken: one retry. Only the check
+        ran on the dead connection, never the statement; the statements are
+        side-effect-free reads anyway, so running one on a fresh connection is
+        always safe.
+        """
+        with self._pool.connection(timeout=self._timeout) as conn:
+            if _alive(conn):
+                yield conn
+                return
+        self._pool.check()
+        with self._pool.connection(timeout=self._timeout) as conn:
+            ConnectionPool.check_connection(conn)  # dead again: the server is going away
+            yield conn
+
     def _fetch(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         if self._closed:
             raise ConnectionSummaryError("the client is closed")
         try:
-            with (self._pool.connection(timeout=self._timeout) as conn,
-                  conn.cursor(row_factory=dict_row) as cur):
+            with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
                 cur.execute(query, params)
                 rows: list[dict[str, Any]] = cur.fetchall()
                 return rows
@@ -470,9 +522,10 @@ class AsyncClient:
             self._timeout: float | None = None
             self._conninfo: str | None = None  # resolved by open()
         else:
+            # No `check=` callback: see Client; `_connection` checks instead.
             self._pool = AsyncConnectionPool(
                 conninfo, min_size=1, max_size=max_size, open=False, timeout=timeout,
-                check=AsyncConnectionPool.check_connection, name="connection-summary")
+                name="connection-summary")
             self._owns_pool = True
             self._timeout = timeout
             self._conninfo = conninfo
@@ -522,10 +575,22 @@ class AsyncClient:
         """Which database this client reads (None until it is open)."""
         return self._database
 
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """See `Client._connection`: one retry when the connection is found dead."""
+        async with self._pool.connection(timeout=self._timeout) as conn:
+            if await _async_alive(conn):
+                yield conn
+                return
+        await self._pool.check()
+        async with self._pool.connection(timeout=self._timeout) as conn:
+            await AsyncConnectionPool.check_connection(conn)
+            yield conn
+
     async def _fetch(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         await self._started()
         try:
-            async with (self._pool.connection(timeout=self._timeout) as conn,
+            async with (self._connection() as conn,
                         conn.cursor(row_factory=dict_row) as cur):
                 await cur.execute(query, params)
                 rows: list[dict[str, Any]] = await cur.fetchall()

@@ -58,6 +58,21 @@ class LocalServer:
     def conninfo(self, dbname: str = "postgres") -> str:
         return f"host={self.socket_dir} port={self.port} user=postgres dbname={dbname}"
 
+    def restart(self, mode: str = "fast") -> None:
+        """`pg_ctl restart -m <mode>`; returns once the server accepts connections again.
+
+        `fast` and `immediate` cut every open connection (`smart` waits for them to end).
+        """
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"unknown shutdown mode {mode!r}")
+        # pg_ctl restarts with the options recorded in postmaster.opts; the log file
+        # must be given again, or the new postmaster would write to pg_ctl's stdout.
+        _run(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode,
+             "-l", str(self.data_dir.parent / "server.log"), "-w", "-t", "60", "restart"],
+            self.run_as,
+        )
+
     def stop(self) -> None:
         if not self.data_dir.exists():
             return
