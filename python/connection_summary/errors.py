@@ -30,7 +30,7 @@ class NotFound(ConnectionSummaryError, LookupError):
 class PermissionDenied(ConnectionSummaryError, PermissionError):
     """The database role may not do this: not a reader, or confined to other owners."""
 
-    exit_code = 10
+    exit_code = 11
 
 
 class DatabaseUnavailable(ConnectionSummaryError):
