@@ -53,6 +53,19 @@ create table connection_summary.run_evidence (
             else ''
         end
     ) stored,
+    -- The ordering keys of the fields a fold chooses (run_fold): with them, new
+    -- events merge into the stored row instead of refolding the whole run.
+    newest_status_at timestamptz,
+    newest_status_seq bigint,
+    terminal_at timestamptz,
+    failure_at timestamptz,
+    failure_seq bigint,
+    profile_at timestamptz,
+    profile_seq bigint,
+    surface_at timestamptz,
+    surface_seq bigint,
+    explicit_at timestamptz,
+    explicit_seq bigint,
     primary key (owner_id, source_kind, source_id, run_id)
 );
 
@@ -99,9 +112,48 @@ create table connection_summary.read_model_versions (
     rebuilt_at timestamptz not null default now()
 );
 
--- Runs touched by a transaction, queued by the statements that insert events
--- and folded once, at commit, with every lock taken in one order. Its rows
--- never outlive the transaction that wrote them, so it is unlogged.
+-- The fold of a set of events of one run: everything the stored run row
+-- keeps, plus, for each field chosen by an ordering key, that key (the event's
+-- time and event_seq), so that two folds merge without their events.
+create type connection_summary.run_fold as (
+    first_at timestamptz,
+    last_at timestamptz,
+    event_count int,
+    has_started boolean,
+    newest_status text,
+    terminal_status text,
+    terminal_event_seq bigint,
+    failure_reason text,
+    surface_profile_key text,
+    surface_status text,
+    surface_wait_reason text,
+    surface_lease_id text,
+    explicit_connection_id text,
+    known_gaps jsonb,
+    collection_facts jsonb,
+    newest_status_at timestamptz,
+    newest_status_seq bigint,
+    terminal_at timestamptz,
+    failure_at timestamptz,
+    failure_seq bigint,
+    profile_at timestamptz,
+    profile_seq bigint,
+    surface_at timestamptz,
+    surface_seq bigint,
+    explicit_at timestamptz,
+    explicit_seq bigint
+);
+
+-- The folds of the events each statement of a transaction inserted, one row
+-- per statement and run, merged into run_evidence once, at commit, with every
+-- lock taken in one order. Its rows never outlive the transaction that wrote
+-- them, so it is unlogged. starts_fold marks the row whose commit trigger
+-- folds the whole queue (one trigger event per transaction, not per row).
 create unlogged table connection_summary.run_maintenance_queue (
-    run_keys jsonb not null
+    owner_id text not null,
+    source_kind text not null,
+    source_id text not null,
+    run_id text not null,
+    fold connection_summary.run_fold not null,
+    starts_fold boolean not null
 );

@@ -1,45 +1,60 @@
 -- Keeping run_evidence and run_heads equal to their live definitions
 -- (run_evidence_live, run_heads_live) as spine_events grows.
 --
--- Each statement that inserts events queues the keys of the runs it touched
--- (run_maintenance_queue); at commit a deferred constraint trigger folds every
--- run the transaction touched, once. A touched run is refolded from ALL its
--- events (not merged incrementally), so out-of-order arrival needs no special
--- case.
+-- Incremental: each statement that inserts events folds ITS new events, per
+-- run (fold_events over the transition table), and queues those folds
+-- (run_maintenance_queue); at commit a deferred constraint trigger merges the
+-- transaction's folds into the stored rows (merge_folds). The cost of an
+-- insert is therefore proportional to the events it inserts, whatever the
+-- length of their runs; out-of-order and duplicate-looking events need no
+-- special case, because every choice of the fold is made by an ordering key.
 --
 -- Concurrency: writers of the same (owner_id, source_kind, source_id) are
 -- serialized by transaction-scoped advisory locks, all taken at commit, in one
 -- global order, before any row of the read model is touched. A transaction
 -- therefore holds none of the projection's locks while it runs, and two
 -- transactions that write connectors in opposite orders cannot deadlock on
--- them. Each refold statement takes a fresh snapshot (READ COMMITTED), so it
--- sees every event committed by the writer it waited for. Under REPEATABLE
--- READ or SERIALIZABLE, a conflicting writer gets a serialization failure
--- (40001, retry) instead of a lost update.
+-- them. The merge statement takes a fresh snapshot after the locks (READ
+-- COMMITTED), so it merges into the row the writer it waited for committed.
+-- Under REPEATABLE READ or SERIALIZABLE, a conflicting writer gets a
+-- serialization failure (40001, retry) instead of a lost update.
 --
 -- The trigger functions are SECURITY DEFINER: writers need no privilege on
 -- the read model, and cannot write it themselves.
 
-create or replace function connection_summary.refold_runs(p_keys jsonb)
+-- Merges the folds this transaction queued into run_evidence and refreshes
+-- the heads of the claims the merge touched.
+create or replace function connection_summary.merge_run_folds()
 returns void
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
--- Every insert into spine_events runs these statements. Their generic plans
--- (index scans on = ANY($n)) are as good as custom ones, and re-planning them
--- per statement cost more than executing them: 0.9 vs 0.35 ms per single-row
--- insert (bench/ingest.py).
+-- Every commit that inserted events runs these statements. Their generic
+-- plans (index scans on the keys) are as good as custom ones, and re-planning
+-- them per commit would cost more than executing them (bench/ingest.py).
 set plan_cache_mode = force_generic_plan
 as $$
--- p_keys: [[owner_id, source_kind, source_id, run_id], ...] of the touched runs.
 declare
-    v_owners text[];
-    v_kinds text[];
-    v_sources text[];
-    v_runs text[];
+    v_folds connection_summary.run_maintenance_queue[];
     v_claims jsonb;
 begin
-    if p_keys is null or jsonb_array_length(p_keys) = 0 then
+    -- This transaction's queue rows (the only ones it can see), merged to one
+    -- fold per run.
+    with taken as (
+        delete from connection_summary.run_maintenance_queue
+        returning owner_id, source_kind, source_id, run_id, fold
+    )
+
+    select array_agg(row(
+        t.owner_id, t.source_kind, t.source_id, t.run_id, t.fold, false
+    )::connection_summary.run_maintenance_queue)
+    into v_folds
+    from (
+        select q.owner_id, q.source_kind, q.source_id, q.run_id, connection_summary.merged_folds(q.fold) as fold
+        from taken as q
+        group by q.owner_id, q.source_kind, q.source_id, q.run_id
+    ) as t;
+    if v_folds is null then
         return;
     end if;
 
@@ -50,84 +65,82 @@ begin
         1668181869,  -- namespace of this package's run-maintenance locks
         hashtext(g.owner_id || chr(31) || g.source_kind || chr(31) || g.source_id)
     )
-    from (
-        select distinct k ->> 0 as owner_id, k ->> 1 as source_kind, k ->> 2 as source_id
-        from jsonb_array_elements(p_keys) as k
-    ) as g
+    from (select distinct m.owner_id, m.source_kind, m.source_id from unnest(v_folds) as m) as g
     order by hashtext(g.owner_id || chr(31) || g.source_kind || chr(31) || g.source_id);
 
-    select
-        array_agg(distinct k ->> 0), array_agg(distinct k ->> 1),
-        array_agg(distinct k ->> 2), array_agg(distinct k ->> 3)
-    into v_owners, v_kinds, v_sources, v_runs
-    from jsonb_array_elements(p_keys) as k;
-
-    -- One statement refolds the touched runs and collects the claims to refresh:
-    -- the claims the runs had before (a run whose claim changes, say a later
-    -- event adds a browser profile key, must leave its old claim's heads) and
-    -- the claims they have now (RETURNING, so the new rows are not read again).
-    -- The ANY() filters reach the spine index through the view; the hashed
-    -- semi-join then keeps exactly the touched runs (a per-row containment test
-    -- on the key array would cost runs x keys).
+    -- One statement merges the folds and collects the claims to refresh: the
+    -- claims the runs had before (a run whose claim changes, say a later event
+    -- adds a browser profile key, must leave its old claim's heads) and the
+    -- claims they have now (RETURNING, so the new rows are not read again).
     with old_claims as (
         select r.owner_id, r.source_kind, r.source_id, r.claim_kind, r.claim_value
         from connection_summary.run_evidence as r
-        where r.owner_id = any(v_owners) and r.source_kind = any(v_kinds)
-            and r.source_id = any(v_sources) and r.run_id = any(v_runs)
-            and (r.owner_id, r.source_kind, r.source_id, r.run_id) in (
-                select k ->> 0, k ->> 1, k ->> 2, k ->> 3 from jsonb_array_elements(p_keys) as k
-            )
+        inner join unnest(v_folds) as m
+            on r.owner_id = m.owner_id and r.source_kind = m.source_kind
+            and r.source_id = m.source_id and r.run_id = m.run_id
     ),
 
-    refolded as (
+    merged as (
         insert into connection_summary.run_evidence as r (
-            owner_id, source_kind, source_id, run_id, first_at, last_at, event_count,
-            has_started, newest_status, terminal_status, terminal_event_seq, failure_reason,
-            surface_profile_key, surface_status, surface_wait_reason, surface_lease_id,
-            explicit_connection_id, known_gaps, collection_facts
+            owner_id, source_kind, source_id, run_id,
+        first_at, last_at, event_count, has_started, newest_status, terminal_status,
+        terminal_event_seq, failure_reason, surface_profile_key, surface_status,
+        surface_wait_reason, surface_lease_id, explicit_connection_id, known_gaps,
+        collection_facts, newest_status_at, newest_status_seq, terminal_at, failure_at,
+        failure_seq, profile_at, profile_seq, surface_at, surface_seq, explicit_at,
+        explicit_seq
         )
-        select
-            v.owner_id, v.source_kind, v.source_id, v.run_id, v.first_at, v.last_at,
-            v.event_count, v.has_started, v.newest_status, v.terminal_status,
-            v.terminal_event_seq, v.failure_reason, v.surface_profile_key, v.surface_status,
-            v.surface_wait_reason, v.surface_lease_id, v.explicit_connection_id,
-            v.known_gaps, v.collection_facts
-        from connection_summary.run_evidence_live as v
-        where v.owner_id = any(v_owners) and v.source_kind = any(v_kinds)
-            and v.source_id = any(v_sources) and v.run_id = any(v_runs)
-            and (v.owner_id, v.source_kind, v.source_id, v.run_id) in (
-                select k ->> 0, k ->> 1, k ->> 2, k ->> 3 from jsonb_array_elements(p_keys) as k
-            )
-        on conflict (owner_id, source_kind, source_id, run_id) do update set
-            first_at = excluded.first_at,
-            last_at = excluded.last_at,
-            event_count = excluded.event_count,
-            has_started = excluded.has_started,
-            newest_status = excluded.newest_status,
-            terminal_status = excluded.terminal_status,
-            terminal_event_seq = excluded.terminal_event_seq,
-            failure_reason = excluded.failure_reason,
-            surface_profile_key = excluded.surface_profile_key,
-            surface_status = excluded.surface_status,
-            surface_wait_reason = excluded.surface_wait_reason,
-            surface_lease_id = excluded.surface_lease_id,
-            explicit_connection_id = excluded.explicit_connection_id,
-            known_gaps = excluded.known_gaps,
-            collection_facts = excluded.collection_facts
+        select m.owner_id, m.source_kind, m.source_id, m.run_id, (m.fold).*
+        from unnest(v_folds) as m
+        on conflict (owner_id, source_kind, source_id, run_id) do update set (
+        first_at, last_at, event_count, has_started, newest_status, terminal_status,
+        terminal_event_seq, failure_reason, surface_profile_key, surface_status,
+        surface_wait_reason, surface_lease_id, explicit_connection_id, known_gaps,
+        collection_facts, newest_status_at, newest_status_seq, terminal_at, failure_at,
+        failure_seq, profile_at, profile_seq, surface_at, surface_seq, explicit_at,
+        explicit_seq
+        ) = (
+            select (f.fold).*
+            from (
+                select connection_summary.merge_folds(
+                    p_a => connection_summary.stored_fold(p_run => r),
+                    p_b => connection_summary.stored_fold(p_run => excluded)
+                ) as fold
+            ) as f
+        )
         returning r.owner_id, r.source_kind, r.source_id, r.claim_kind, r.claim_value
     )
 
     select coalesce(jsonb_agg(distinct jsonb_build_array(
         c.owner_id, c.source_kind, c.source_id, c.claim_kind, c.claim_value)), '[]')
     into v_claims
-    from (select * from old_claims union select * from refolded) as c;
+    from (select * from old_claims union select * from merged) as c;
 
     perform connection_summary.refresh_run_heads(p_claims => v_claims);
 end;
 $$;
 
-comment on function connection_summary.refold_runs(jsonb) is
-'Refolds the given runs from spine_events into run_evidence and refreshes the heads of their claims.';
+comment on function connection_summary.merge_run_folds() is
+'Merges the run folds this transaction queued into run_evidence and refreshes the heads of their claims.';
+
+-- A stored run row as a fold (its columns of run_fold).
+create or replace function connection_summary.stored_fold(p_run connection_summary.run_evidence)
+returns connection_summary.run_fold
+language sql
+immutable
+parallel safe
+as $$
+    select row(
+        p_run.first_at, p_run.last_at, p_run.event_count, p_run.has_started,
+        p_run.newest_status, p_run.terminal_status, p_run.terminal_event_seq,
+        p_run.failure_reason, p_run.surface_profile_key, p_run.surface_status,
+        p_run.surface_wait_reason, p_run.surface_lease_id, p_run.explicit_connection_id,
+        p_run.known_gaps, p_run.collection_facts, p_run.newest_status_at,
+        p_run.newest_status_seq, p_run.terminal_at, p_run.failure_at, p_run.failure_seq,
+        p_run.profile_at, p_run.profile_seq, p_run.surface_at, p_run.surface_seq,
+        p_run.explicit_at, p_run.explicit_seq
+    )::connection_summary.run_fold
+$$;
 
 create or replace function connection_summary.refresh_run_heads(p_claims jsonb)
 returns void
@@ -210,22 +223,37 @@ volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    v_first boolean;
 begin
-    insert into connection_summary.run_maintenance_queue (run_keys)
-    select jsonb_agg(distinct jsonb_build_array(n.owner_id, n.source_kind, n.source_id, n.run_id))
+    if not exists (select from new_events as n where n.run_id is not null) then
+        return null;
+    end if;
+    -- starts_fold: the first queue row of the transaction (or the first since
+    -- the last fold, under SET CONSTRAINTS ... IMMEDIATE) queues the commit
+    -- trigger; the rest only wait to be merged with it. The flag is set before
+    -- the insert: an immediate trigger fires, and clears it, inside the insert.
+    v_first := coalesce(current_setting('connection_summary.fold_queued', true), '') <> 'on';
+    perform set_config('connection_summary.fold_queued', 'on', true);
+    insert into connection_summary.run_maintenance_queue (
+        owner_id, source_kind, source_id, run_id, fold, starts_fold
+    )
+    select
+        n.owner_id, n.source_kind, n.source_id, n.run_id,
+        connection_summary.fold_events(n),
+        v_first and row_number() over () = 1
     from new_events as n
     where n.run_id is not null
-    having count(*) > 0;
+    group by n.owner_id, n.source_kind, n.source_id, n.run_id;
     return null;
 end;
 $$;
 
 comment on function connection_summary.spine_events_refold() is
-'Statement trigger on spine_events: queues the touched runs for the commit-time fold.';
+'Statement trigger on spine_events: folds the statement''s new events per run and queues the folds for the commit.';
 
--- At commit: the first firing folds every run this transaction queued (its
--- own queue rows are the only ones it can see) and empties them; the later
--- firings of the same commit find nothing.
+-- At commit (one trigger event per transaction): merge what the transaction
+-- queued.
 create or replace function connection_summary.run_maintenance_on_commit()
 returns trigger
 language plpgsql
@@ -233,25 +261,15 @@ volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    v_keys jsonb;
 begin
-    with taken as (
-        delete from connection_summary.run_maintenance_queue
-        returning run_keys
-    )
-
-    select jsonb_agg(distinct k.key)
-    into v_keys
-    from taken as t
-    cross join lateral jsonb_array_elements(t.run_keys) as k (key);
-    perform connection_summary.refold_runs(p_keys => v_keys);
+    perform set_config('connection_summary.fold_queued', '', true);
+    perform connection_summary.merge_run_folds();
     return null;
 end;
 $$;
 
 comment on function connection_summary.run_maintenance_on_commit() is
-'Deferred trigger on run_maintenance_queue: folds the runs the committing transaction touched.';
+'Deferred trigger on run_maintenance_queue: merges the folds the committing transaction queued.';
 
 create or replace function connection_summary.rebuild_run_evidence()
 returns bigint
@@ -269,17 +287,15 @@ begin
     delete from connection_summary.run_heads;
     delete from connection_summary.run_evidence;
     insert into connection_summary.run_evidence (
-        owner_id, source_kind, source_id, run_id, first_at, last_at, event_count,
-        has_started, newest_status, terminal_status, terminal_event_seq, failure_reason,
-        surface_profile_key, surface_status, surface_wait_reason, surface_lease_id,
-        explicit_connection_id, known_gaps, collection_facts
+        owner_id, source_kind, source_id, run_id,
+        first_at, last_at, event_count, has_started, newest_status, terminal_status,
+        terminal_event_seq, failure_reason, surface_profile_key, surface_status,
+        surface_wait_reason, surface_lease_id, explicit_connection_id, known_gaps,
+        collection_facts, newest_status_at, newest_status_seq, terminal_at, failure_at,
+        failure_seq, profile_at, profile_seq, surface_at, surface_seq, explicit_at,
+        explicit_seq
     )
-    select
-        v.owner_id, v.source_kind, v.source_id, v.run_id, v.first_at, v.last_at,
-        v.event_count, v.has_started, v.newest_status, v.terminal_status,
-        v.terminal_event_seq, v.failure_reason, v.surface_profile_key, v.surface_status,
-        v.surface_wait_reason, v.surface_lease_id, v.explicit_connection_id,
-        v.known_gaps, v.collection_facts
+    select v.*
     from connection_summary.run_evidence_live as v;
     get diagnostics v_runs = row_count;
     insert into connection_summary.run_heads (
@@ -310,6 +326,9 @@ set search_path = pg_catalog, pg_temp
 as $$
     select md5(
         pg_get_viewdef('connection_summary.run_evidence_live'::regclass)
+        || pg_get_functiondef('connection_summary.fold_event(connection_summary.run_fold,connection_summary.spine_events)'::regprocedure)
+        || pg_get_functiondef('connection_summary.merge_folds(connection_summary.run_fold,connection_summary.run_fold)'::regprocedure)
+        || pg_get_functiondef('connection_summary.fold_key_newer(timestamptz,bigint,timestamptz,bigint)'::regprocedure)
         || pg_get_functiondef('connection_summary.run_claim_heads(text,text,text,text,text)'::regprocedure)
     )
 $$;
@@ -330,6 +349,7 @@ create constraint trigger run_maintenance_on_commit
 after insert on connection_summary.run_maintenance_queue
 deferrable initially deferred
 for each row
+when (new.starts_fold)
 execute function connection_summary.run_maintenance_on_commit();
 
 -- spine_events is append-only: an UPDATE or DELETE would silently desync the

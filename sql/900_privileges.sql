@@ -9,6 +9,7 @@ revoke all on all tables in schema connection_summary from public;
 revoke all on all sequences in schema connection_summary from public;
 revoke all on all functions in schema connection_summary from public;
 revoke all on type connection_summary.summary from public;
+revoke all on type connection_summary.run_fold from public;
 
 -- Start from nothing for the package's roles too, so that a privilege dropped
 -- from this file is dropped from the database.

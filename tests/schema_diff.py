@@ -59,6 +59,13 @@ select fact from (
                   obj_description(p.oid, 'pg_proc'))
     from pg_proc as p where p.pronamespace = (select oid from ns)
     union all
+    select format('aggregate %%s sfunc=%%s stype=%%s combine=%%s',
+                  a.aggfnoid::regprocedure, a.aggtransfn::regprocedure,
+                  format_type(a.aggtranstype, null), a.aggcombinefn::regproc)
+    from pg_aggregate as a
+    inner join pg_proc as p on a.aggfnoid = p.oid
+    where p.pronamespace = (select oid from ns)
+    union all
     select format('type %%s owner=%%s acl=%%s comment=%%L',
                   t.oid::regtype, pg_get_userbyid(t.typowner), t.typacl,
                   obj_description(t.oid, 'pg_type'))
@@ -83,8 +90,9 @@ select
      where relnamespace = %(schema)s::regnamespace and relkind in ('v', 'm'))::int as views,
     (select count(*) from pg_class
      where relnamespace = %(schema)s::regnamespace and relkind = 'i')::int as indexes,
+    -- migra does not inspect aggregates: CATALOG_FACTS compares those.
     (select count(*) from pg_proc
-     where pronamespace = %(schema)s::regnamespace)::int as functions,
+     where pronamespace = %(schema)s::regnamespace and prokind <> 'a')::int as functions,
     (select count(*) from pg_trigger as t inner join pg_class as c on t.tgrelid = c.oid
      where c.relnamespace = %(schema)s::regnamespace and not t.tgisinternal)::int as triggers
 """

@@ -339,12 +339,8 @@ stable
 as $$
     with stored as (
         -- The stored columns, without the generated ones the live view lacks.
-        select
-            owner_id, source_kind, source_id, run_id, first_at, last_at, event_count,
-            has_started, newest_status, terminal_status, terminal_event_seq, failure_reason,
-            surface_profile_key, surface_status, surface_wait_reason, surface_lease_id,
-            explicit_connection_id, known_gaps, collection_facts
-        from connection_summary.run_evidence
+        select r.owner_id, r.source_kind, r.source_id, r.run_id, (connection_summary.stored_fold(r)).*
+        from connection_summary.run_evidence as r
     ),
 
     live as (select * from connection_summary.run_evidence_live)

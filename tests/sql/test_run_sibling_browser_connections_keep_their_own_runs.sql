@@ -16,7 +16,8 @@ select cs_test.add_connection('A', 'shop', 'c3');  -- a third sibling with no ru
 select cs_test.add_browser_event('A', 'shop', 'r1', 'waiting_for_browser_surface', cs_test.at(10),
     p_profile_key => 'shopkey:c1', p_wait_reason => 'queue', p_lease_id => 'lease-1');
 select cs_test.add_browser_event('A', 'shop', 'r1', 'surface_failed', cs_test.at(12),
-    p_profile_key => 'shopkey:c1', p_wait_reason => 'no_display', p_lease_id => 'lease-1');
+    p_profile_key => 'shopkey:c1', p_wait_reason => 'no_display', p_lease_id => 'lease-1',
+    p_surface_status => 'surface_failed');
 select cs_test.add_browser_event('A', 'shop', 'r2', 'surface_failed', cs_test.at(20),
     p_profile_key => 'shopkey:c2', p_wait_reason => 'profile_locked', p_lease_id => 'lease-2');
 

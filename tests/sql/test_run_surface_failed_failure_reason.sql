@@ -1,6 +1,7 @@
 -- CONTRACT §4 failure_reason, seed scenario "browser-surface failure reason is
 -- visible": a surface_failed run without a run.failed reason shows the
--- browser-surface wait reason, else the browser-surface status, else
+-- browser-surface wait reason, else the browser-surface status of
+-- data.browser_surface (never the event's status column), else
 -- 'browser_surface_failed'; a run.failed reason (or any earlier failed/rejected
 -- event's reason) is kept. One sibling per scenario, each with its own key.
 begin;
@@ -25,7 +26,8 @@ select cs_test.add_browser_event('A', 'shop', 'r-wait', 'surface_failed', cs_tes
 -- No wait reason: the browser-surface status of data.browser_surface.
 select cs_test.add_browser_event('A', 'shop', 'r-surfstatus', 'surface_failed', cs_test.at(10),
     p_profile_key => 'shopkey:surfstatus', p_surface_status => 'surface_crashed');
--- Neither: the lease event's own status is the browser-surface status.
+-- Neither: the fixed fallback. The lease event's own status column is never
+-- taken for the browser-surface status (it is the run's newest status).
 select cs_test.add_browser_event('A', 'shop', 'r-leasestatus', 'surface_failed', cs_test.at(10),
     p_profile_key => 'shopkey:leasestatus');
 -- No browser-surface evidence at all (the status comes from a plain event): the fixed fallback.
@@ -56,8 +58,8 @@ from cs_test.paths() as p;
 select is(cs_test.run_of('A', 'surfstatus', 'last_run', p) ->> 'failure_reason', 'surface_crashed',
     cs_test.path_name(p) || ': no wait reason -> the browser-surface status')
 from cs_test.paths() as p;
-select is(cs_test.run_of('A', 'leasestatus', 'last_run', p) ->> 'failure_reason', 'surface_failed',
-    cs_test.path_name(p) || ': no surface status in data -> the lease event status')
+select is(cs_test.run_of('A', 'leasestatus', 'last_run', p) ->> 'failure_reason', 'browser_surface_failed',
+    cs_test.path_name(p) || ': no surface status in data -> browser_surface_failed, not the event''s status')
 from cs_test.paths() as p;
 select is(cs_test.run_of('A', 'bare', 'last_run', p) ->> 'failure_reason', 'browser_surface_failed',
     cs_test.path_name(p) || ': no browser-surface evidence -> browser_surface_failed')

@@ -3,10 +3,10 @@
 -- read API and nothing else; writers hold privileges on the input tables
 -- only; every function anyone but the owner can reach pins search_path.
 begin;
-select plan(13);
+select plan(14);
 
 create temporary view package_functions as
-select p.oid, p.oid::regprocedure::text as signature, p.proname, p.prosecdef, p.proconfig,
+select p.oid, p.oid::regprocedure::text as signature, p.proname, p.prokind, p.prosecdef, p.proconfig,
     l.lanname, coalesce(p.proacl, acldefault('f', p.proowner)) as acl
 from pg_proc as p
 inner join pg_language as l on p.prolang = l.oid
@@ -95,7 +95,16 @@ select is_empty($$
     select f.signature from package_functions as f
     where not ('search_path=pg_catalog, pg_temp' = any(coalesce(f.proconfig, '{}')))
         and (f.lanname <> 'sql' or f.prosecdef)
+        and f.prokind <> 'a'
 $$, 'every function that does not pin search_path is a plain SQL helper (inlinable, not SECURITY DEFINER)');
+-- Aggregates run their support functions, which are checked like any other.
+select is_empty($$
+    select a.aggfnoid::regprocedure::text
+    from pg_aggregate as a
+    inner join package_functions as f on a.aggfnoid = f.oid
+    inner join pg_proc as s on s.oid in (a.aggtransfn, a.aggcombinefn)
+    where not ('search_path=pg_catalog, pg_temp' = any(coalesce(s.proconfig, '{}')))
+$$, 'every support function of the package''s aggregates pins search_path');
 
 select * from finish();
 rollback;

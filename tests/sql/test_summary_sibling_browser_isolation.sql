@@ -19,17 +19,18 @@ select cs_test.add_connection('A', 'chase', 'savings', p_source_kind => 'browser
 -- checking: one browser run, succeeded at at(1000), stamped with its own key.
 select cs_test.add_event('A', 'chase', 'chk-1', 'run.started', 'started', cs_test.at(999));
 select cs_test.add_browser_event('A', 'chase', 'chk-1', 'leased', cs_test.at(999.5),
-    p_profile_key => 'chase-web:checking', p_lease_id => 'lease-chk');
+    p_profile_key => 'chase-web:checking', p_lease_id => 'lease-chk', p_surface_status => 'leased');
 select cs_test.add_event('A', 'chase', 'chk-1', 'run.completed', 'succeeded', cs_test.at(1000));
 -- savings: 60 later runs, the newest a surface failure.
 select cs_test.add_browser_event('A', 'chase', 'sav-' || lpad(i::text, 3, '0'), 'leased', cs_test.at(1000 + i * 5),
-    p_profile_key => 'chase-web:savings')
+    p_profile_key => 'chase-web:savings', p_surface_status => 'leased')
 from generate_series(1, 59) as i;
 select cs_test.add_event('A', 'chase', 'sav-' || lpad(i::text, 3, '0'), 'run.completed', 'succeeded',
     cs_test.at(1001 + i * 5))
 from generate_series(1, 59) as i;
 select cs_test.add_browser_event('A', 'chase', 'sav-060', 'surface_failed', cs_test.at(1420),
-    p_profile_key => 'chase-web:savings', p_wait_reason => 'profile_in_use_by_sibling_run');
+    p_profile_key => 'chase-web:savings', p_wait_reason => 'profile_in_use_by_sibling_run',
+    p_surface_status => 'surface_failed');
 -- An unclaimed run (no key, no connection id), newest of all: two active siblings -> neither.
 select cs_test.add_run('A', 'chase', 'unclaimed-1', 'failed', cs_test.at(1430), cs_test.at(1431),
     p_data => '{"reason": "token_expired"}');
