@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from .client import AsyncClient, Client
 from .coalesce import REGISTRY, OverviewKey, Registry, SharedExecutionInterrupted
 from .errors import (
@@ -37,6 +39,12 @@ from .models import (
     UnexpectedShape,
 )
 
+try:
+    # pyproject.toml's `version` is the only place the version is written.
+    __version__ = _metadata.version("connection-summary")
+except _metadata.PackageNotFoundError:  # imported from a checkout that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "REGISTRY",
     "AsyncClient",
@@ -71,6 +79,7 @@ __all__ = [
     "StreamRecord",
     "Summary",
     "UnexpectedShape",
+    "__version__",
     "bootstrap",
     "migrate",
     "migration_status",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 
-from . import errors, localpg, migrations, queries, render
+from . import __version__, errors, localpg, migrations, queries, render
 from .client import MAX_LIMIT, Client
 
 
@@ -433,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # --dsn and --json are accepted before or after the subcommand; the subparser copies
     # default to SUPPRESS so they never overwrite a value given before the subcommand.
+    parser.add_argument("--version", action="version",
+                        version=f"connection-summary {__version__}")
     parser.add_argument("--dsn", default=None, metavar="CONNINFO",
                         help="libpq conninfo or URL (default: $DATABASE_URL, else embedded)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
