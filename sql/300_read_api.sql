@@ -97,10 +97,11 @@ stable
 parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
--- Plan with the page's real ids every time: a generic plan cannot see how
--- many connections the page holds and may pick nested loops over the
--- per-table evidence sets.
-set plan_cache_mode = force_custom_plan
+-- Plan-stable: the gathering statement is planned once per session and its
+-- generic plan reused. Re-planning the large inlined statement on every call
+-- cost more than executing it (20 connections: 35 ms custom vs 11 ms generic
+-- per call on a loaded 2-core machine; 1,000 connections: no worse).
+set plan_cache_mode = force_generic_plan
 as $$
 declare
     v_scope record;
@@ -169,6 +170,9 @@ stable
 parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
+-- Plan-stable, as overview(): one connection's statement re-planned per call
+-- cost about 15 ms against 1.6 ms executed from the generic plan.
+set plan_cache_mode = force_generic_plan
 as $$
 declare
     v_connection_id text;
@@ -254,6 +258,7 @@ stable
 parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 as $$
 declare
     v_summary connection_summary.summary;
