@@ -324,35 +324,3 @@ as $$
     left join picked as p on c.connector_instance_id = p.connector_instance_id
     group by c.connector_instance_id
 $$;
-
--- attributed_runs() for given connection ids: reads their scope first.
--- For callers and tests that hold ids, not a scope.
-create or replace function connection_summary.attributed_runs(
-    p_owner_id text,
-    p_connection_ids text[],
-    p_now timestamptz,
-    p_deep boolean
-)
-returns table (
-    connector_instance_id text,
-    last_run jsonb,
-    last_successful_run jsonb,
-    last_terminal_run jsonb
-)
-language sql
-stable
-parallel safe
-as $$
-    select a.*
-    from connection_summary.connection_scope(
-        p_owner_id => p_owner_id, p_connection_ids => p_connection_ids
-    ) as s
-    cross join lateral connection_summary.attributed_runs(
-        p_owner_id => p_owner_id,
-        p_connections => s.connections,
-        p_connectors => s.connectors,
-        p_sole_active_connectors => s.sole_active_connectors,
-        p_now => p_now,
-        p_deep => p_deep
-    ) as a
-$$;

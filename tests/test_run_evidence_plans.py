@@ -250,12 +250,12 @@ def test_big_database_shape_and_heads(big_db: str) -> None:
         for deep in (False, True):
             got = conn.execute(
                 "select a.connector_instance_id, a.last_run ->> 'run_id', "
-                "a.last_successful_run ->> 'run_id' from connection_summary.attributed_runs("
+                "a.last_successful_run ->> 'run_id' from cs_test.attributed_runs("
                 "'A', %s, %s, %s) as a order by 1", (TARGETS, NOW, deep)).fetchall()
             assert got == sorted((c, *expected_heads(c)) for c in TARGETS), f"deep={deep}"
 
 
-DEEP = ("select * from connection_summary.attributed_runs("
+DEEP = ("select * from cs_test.attributed_runs("
         "p_owner_id => %s, p_connection_ids => array[%s], p_now => %s, p_deep => true)")
 
 
@@ -274,7 +274,7 @@ def test_deep_latest_run_lookup_is_index_backed(big_db: str, connection_id: str)
 
 def test_overview_run_path_reads_stored_heads_once(big_db: str) -> None:
     """p_deep => false: run_heads once as a set, then one index probe per picked run."""
-    overview = ("select * from connection_summary.attributed_runs("
+    overview = ("select * from cs_test.attributed_runs("
                 "p_owner_id => 'A', p_connection_ids => %s, p_now => %s, p_deep => false)")
     plans = collect_plans(big_db, [(overview, (TARGETS, NOW))], analyze=True)
     touched = [node for node in all_nodes(plans) if node.get("Relation Name") in READ_MODEL]

@@ -239,6 +239,38 @@ as $$
     select case when p_deep then 'deep' else 'overview' end
 $$;
 
+-- connection_summary.attributed_runs() for given connection ids: reads their
+-- scope first (tests hold ids, not a scope).
+create or replace function cs_test.attributed_runs(
+    p_owner_id text,
+    p_connection_ids text[],
+    p_now timestamptz,
+    p_deep boolean
+)
+returns table (
+    connector_instance_id text,
+    last_run jsonb,
+    last_successful_run jsonb,
+    last_terminal_run jsonb
+)
+language sql
+stable
+parallel safe
+as $$
+    select a.*
+    from connection_summary.connection_scope(
+        p_owner_id => p_owner_id, p_connection_ids => p_connection_ids
+    ) as s
+    cross join lateral connection_summary.attributed_runs(
+        p_owner_id => p_owner_id,
+        p_connections => s.connections,
+        p_connectors => s.connectors,
+        p_sole_active_connectors => s.sole_active_connectors,
+        p_now => p_now,
+        p_deep => p_deep
+    ) as a
+$$;
+
 -- One head ('last_run', 'last_successful_run' or 'last_terminal_run') of one
 -- connection, as attributed_runs returns it; NULL when the connection has none
 -- (or is not the owner's).
@@ -258,7 +290,7 @@ as $$
         when 'last_successful_run' then a.last_successful_run
         when 'last_terminal_run' then a.last_terminal_run
     end
-    from connection_summary.attributed_runs(
+    from cs_test.attributed_runs(
         p_owner_id => p_owner_id,
         p_connection_ids => array[p_connection_id],
         p_now => p_now,
@@ -303,11 +335,11 @@ as $$
     ),
     shallow as (
         select a.*
-        from ids cross join connection_summary.attributed_runs(p_owner_id, ids.ids, p_now, false) as a
+        from ids cross join cs_test.attributed_runs(p_owner_id, ids.ids, p_now, false) as a
     ),
     deep as (
         select a.*
-        from ids cross join connection_summary.attributed_runs(p_owner_id, ids.ids, p_now, true) as a
+        from ids cross join cs_test.attributed_runs(p_owner_id, ids.ids, p_now, true) as a
     )
     select
         coalesce(s.connector_instance_id, d.connector_instance_id),

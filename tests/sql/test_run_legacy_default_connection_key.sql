@@ -41,7 +41,7 @@ select is(cs_test.run_of('A', 'g2', 'last_run', p) ->> 'run_id', 'g2-run',
     cs_test.path_name(p) || ': the sibling keeps its suffixed key')
 from cs_test.paths() as p;
 select is(
-    (select count(*)::int from connection_summary.attributed_runs('A', array['gmail', 'g2'], cs_test.now(), p) as a
+    (select count(*)::int from cs_test.attributed_runs('A', array['gmail', 'g2'], cs_test.now(), p) as a
      where a.last_run ->> 'run_id' = 'doubled-key'), 0,
     cs_test.path_name(p) || ': base:legacy-id is nobody''s key')
 from cs_test.paths() as p;
@@ -57,7 +57,7 @@ select is(cs_test.run_of('A', 'd2', 'last_run', p) ->> 'run_id', 'drive-d2',
     cs_test.path_name(p) || ': and the sibling base:d2')
 from cs_test.paths() as p;
 select is(
-    (select count(*)::int from connection_summary.attributed_runs('A', array['drive', 'd2'], cs_test.now(), p) as a
+    (select count(*)::int from cs_test.attributed_runs('A', array['drive', 'd2'], cs_test.now(), p) as a
      where a.last_run ->> 'run_id' = 'drive-connector-id'), 0,
     cs_test.path_name(p) || ': the bare connector id is not the key when the manifest names a base')
 from cs_test.paths() as p;

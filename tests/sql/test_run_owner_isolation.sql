@@ -45,11 +45,11 @@ select is(cs_test.head_ids('B', 'b1', p), array['b-unstamped', 'b-unstamped', 'b
 from cs_test.paths() as p;
 
 select is(
-    (select count(*)::int from connection_summary.attributed_runs('B', array['a1'], cs_test.now(), p)), 0,
+    (select count(*)::int from cs_test.attributed_runs('B', array['a1'], cs_test.now(), p)), 0,
     cs_test.path_name(p) || ': B cannot read A''s connection')
 from cs_test.paths() as p;
 select is(
-    (select count(*)::int from connection_summary.attributed_runs('A', array['a1', 'b1'], cs_test.now(), p)), 1,
+    (select count(*)::int from cs_test.attributed_runs('A', array['a1', 'b1'], cs_test.now(), p)), 1,
     cs_test.path_name(p) || ': A asking for both connections gets only its own')
 from cs_test.paths() as p;
 
@@ -59,7 +59,7 @@ select is(
     'A''s unstamped run is stored under A');
 select is(
     (select a.last_run ->> 'status'
-     from connection_summary.attributed_runs('A', array['a1'], cs_test.now(), true) as a),
+     from cs_test.attributed_runs('A', array['a1'], cs_test.now(), true) as a),
     'failed',
     'sanity: A''s last run is its own failed r1');
 
