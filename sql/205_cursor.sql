@@ -80,6 +80,7 @@ declare
     v_parts text[];
     v_payload text;
     v_position jsonb;
+    v_micros bigint;
     v_created_at timestamptz;
 begin
     if p_cursor is null then
@@ -114,8 +115,14 @@ begin
             or jsonb_typeof(v_position -> 1) <> 'number' then
             raise exception 'bad position';
         end if;
-        -- bigint microseconds are exact in float8 below 2^53 (year 2255).
-        v_created_at := 'epoch'::timestamptz + interval '1 microsecond' * (v_position ->> 1)::bigint;
+        -- Whole seconds, then the microseconds left: each product is exact. One
+        -- float8 product of all the microseconds is not beyond 2^53 (before 1685,
+        -- after 2255), and a position decoded a few microseconds off makes the
+        -- next page skip or repeat a connection.
+        v_micros := (v_position ->> 1)::bigint;
+        v_created_at := 'epoch'::timestamptz
+            + interval '1 second' * (v_micros / 1000000)
+            + interval '1 microsecond' * (v_micros % 1000000);
     exception when others then
         raise exception 'invalid cursor: bad position'
             using errcode = '22023', hint = 'pass the cursor column of an overview row unchanged';

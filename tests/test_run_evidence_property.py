@@ -4,8 +4,9 @@ Property (issue 3 §5): for random event histories -- several owners,
 connectors and connections (siblings with profile keys, explicit ids in the
 columns or in `data`, unclaimed runs), shuffled arrival, duplicate timestamps,
 known and unknown event types and statuses, malformed `data` -- written by
-multi-row INSERTs, single-row INSERTs, multi-statement transactions and COPY,
-after every batch:
+multi-row INSERTs, single-row INSERTs, multi-statement transactions, COPY, and
+two transactions whose statements interleave, after every batch (each folds
+its own new events and merges the folds at commit):
 
 * run_evidence = run_evidence_live and run_heads = run_heads_live (EXCEPT ALL
   both ways, via cs_test.run_evidence_diff() / cs_test.run_heads_diff());
@@ -15,7 +16,7 @@ after every batch:
 and after rebuild_run_evidence() all of it again.
 
 One database serves every example (TRUNCATE between examples; its trigger
-empties the read model), so 500 examples take well under a minute.
+empties the read model), so 1,000 examples take about a minute.
 CONNECTION_SUMMARY_HYPOTHESIS_EXAMPLES raises the count.
 
 The concurrency tests write the same runs from 8 real connections at once and
@@ -44,7 +45,7 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=1)
-EXAMPLES = int(os.environ.get("CONNECTION_SUMMARY_HYPOTHESIS_EXAMPLES", "500"))
+EXAMPLES = int(os.environ.get("CONNECTION_SUMMARY_HYPOTHESIS_EXAMPLES", "1000"))
 
 # --- the fixed world: connectors and connections ---------------------------------------------
 # (owner, connector, instance id, status). 'shop' has a manifest profile key;
@@ -178,7 +179,7 @@ def events(draw: st.DrawFn) -> tuple[Any, ...]:
     )
 
 
-METHODS = ["multi", "single", "transaction", "copy"]
+METHODS = ["multi", "single", "transaction", "copy", "interleaved"]
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,16 @@ _INSERT = (f"insert into connection_summary.spine_events ({', '.join(COLUMNS)}) 
            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)")
 
 
+_SECOND: dict[int, Conn] = {}
+
+
+def _second_connection(conn: Conn) -> Conn:
+    """Another connection to the same database, opened once per first one."""
+    if id(conn) not in _SECOND:
+        _SECOND[id(conn)] = psycopg.connect(conn.info.dsn, autocommit=True)
+    return _SECOND[id(conn)]
+
+
 def write_batch(conn: Conn, batch: Batch) -> None:
     table = f"connection_summary.spine_events ({', '.join(COLUMNS)})"
     if batch.method == "multi":
@@ -218,6 +229,13 @@ def write_batch(conn: Conn, batch: Batch) -> None:
         with conn.transaction():
             for row in batch.rows:
                 conn.execute(_INSERT.encode(), row)
+    elif batch.method == "interleaved":
+        # Two transactions at once, their statements alternating: each queues
+        # the folds of its own events, and merges them at its own commit.
+        other = _second_connection(conn)
+        with conn.transaction(), other.transaction():
+            for number, row in enumerate(batch.rows):
+                (other if number % 2 else conn).execute(_INSERT.encode(), row)
     elif batch.method == "copy":
         with conn.cursor() as cur, cur.copy(f"copy {table} from stdin".encode()) as copy:
             for row in batch.rows:
@@ -324,7 +342,7 @@ def test_property_generator_reaches_every_branch() -> None:
     """Guards the generator itself: its histories do exercise the interesting shapes."""
     seen: set[str] = set()
 
-    @settings(max_examples=100, deadline=None, derandomize=True, database=None)
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
     @given(history=batches)
     def collect(history: list[Batch]) -> None:
         for batch in history:

@@ -34,13 +34,14 @@ from typing import Any, Self
 
 import psycopg
 from psycopg.rows import dict_row, tuple_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from . import queries
 from .coalesce import REGISTRY, OverviewKey
 from .errors import ConnectionSummaryError, InvalidArgument, map_database_error
 from .migrations import check_schema
-from .models import Diagnostics, Summary
+from .models import Diagnostics, Summary, json_loads
 
 #: The largest `limit` / `run_limit` the SQL accepts (it enforces the same bound).
 MAX_LIMIT = 1000
@@ -401,6 +402,7 @@ class Client:
             raise ConnectionSummaryError("the client is closed")
         try:
             with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                set_json_loads(json_loads, cur)  # any integer jsonb holds
                 cur.execute(query, params)
                 rows: list[dict[str, Any]] = cur.fetchall()
                 return rows
@@ -592,6 +594,7 @@ class AsyncClient:
         try:
             async with (self._connection() as conn,
                         conn.cursor(row_factory=dict_row) as cur):
+                set_json_loads(json_loads, cur)  # any integer jsonb holds
                 await cur.execute(query, params)
                 rows: list[dict[str, Any]] = await cur.fetchall()
                 return rows

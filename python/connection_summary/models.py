@@ -22,6 +22,7 @@ read-only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,34 @@ TIMESTAMP_NEG_INFINITY = datetime.min.replace(tzinfo=UTC)
 
 class UnexpectedShape(ConnectionSummaryError):
     """The database returned a value this code cannot read (a code/schema mismatch)."""
+
+
+# --- JSON text ------------------------------------------------------------------------------
+
+# Python refuses to convert decimal strings of more than 4300 digits to int
+# (sys.get_int_max_str_digits()); jsonb holds integers of up to 131072 digits.
+_INT_CHUNK = 4000
+
+
+def _parse_int(text: str) -> int:
+    """An integer of any length, exactly (chunk by chunk, under Python's digit limit)."""
+    digits = text.lstrip("-")
+    if len(digits) <= _INT_CHUNK:
+        return int(text)
+    value = 0
+    for start in range(0, len(digits), _INT_CHUNK):
+        chunk = digits[start:start + _INT_CHUNK]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return -value if text.startswith("-") else value
+
+
+def json_loads(text: str | bytes) -> JsonValue:
+    """Read JSON text as PostgreSQL writes jsonb: every integer it can hold, exactly.
+
+    `json.loads` raises ValueError on an integer of more than 4300 digits, which
+    jsonb accepts (`1e5000` is stored and rendered as 5001 digits).
+    """
+    return cast(JsonValue, json.loads(text, parse_int=_parse_int))
 
 
 # --- timestamps ------------------------------------------------------------------------------
