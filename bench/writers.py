@@ -106,9 +106,10 @@ SCENARIOS = (
 
 @dataclass
 class Shared:
-    """What the two writers share: a start line and each one's latest committed runs."""
+    """What the two writers share: a start line, a stop flag, each one's latest committed runs."""
 
     barrier: threading.Barrier = field(default_factory=lambda: threading.Barrier(2, timeout=60))
+    stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     latest: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -140,7 +141,8 @@ def events(key: str, run_id: str, existing: bool) -> tuple[Any, ...]:
 
 
 def writer(conninfo: str, name: str, other: str, order: tuple[str, str], shared: Shared,
-           seconds: float, pause: float, immediate: bool, tag: str = "") -> Tally:
+           seconds: float, pause: float, immediate: bool, tag: str = "",
+           stop_on_deadlock: bool = False) -> Tally:
     tally = Tally(name)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
@@ -148,7 +150,7 @@ def writer(conninfo: str, name: str, other: str, order: tuple[str, str], shared:
         started = time.monotonic()
         deadline = started + seconds
         number = 0
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not shared.stop.is_set():
             number += 1
             with shared.lock:
                 theirs = dict(shared.latest.get(other, {}))
@@ -164,6 +166,8 @@ def writer(conninfo: str, name: str, other: str, order: tuple[str, str], shared:
                         conn.execute(INSERT, events(key, runs[key], existing), prepare=True)
             except errors.DeadlockDetected:
                 tally.deadlocks += 1
+                if stop_on_deadlock:
+                    shared.stop.set()
                 continue
             tally.commits += 1
             if existing:
@@ -176,12 +180,12 @@ def writer(conninfo: str, name: str, other: str, order: tuple[str, str], shared:
 
 
 def run_writers(conninfo: str, scenario: Scenario, seconds: float, pause: float,
-                tag: str = "") -> list[Tally]:
+                tag: str = "", stop_on_deadlock: bool = False) -> list[Tally]:
     shared = Shared()
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [
             pool.submit(writer, conninfo, name, other, order, shared, seconds, pause,
-                        scenario.immediate, tag)
+                        scenario.immediate, tag, stop_on_deadlock)
             for name, other, order in (("a", "b", scenario.orders[0]),
                                        ("b", "a", scenario.orders[1]))
         ]
