@@ -2,20 +2,23 @@
 
 In-process (`cli.main(argv)` with stdout captured) for the output and the exit
 codes; as a child process (`python -m connection_summary ...`) for what a user
-runs, including colour on a real terminal (a pty) and `demo` end to end on the
-embedded PostgreSQL.
+runs, including colour and the terminal's width on a real terminal (a pty),
+and `demo` end to end on the embedded PostgreSQL.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,8 +60,15 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.fixture(autouse=True)
+def _no_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables are as wide as they need to be unless a test sets COLUMNS."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NO_COLOR")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "NO_COLOR", "COLUMNS", "LINES")}
     env.update(extra)
     return env
 
@@ -71,9 +81,13 @@ def run_child(*argv: str, env: dict[str, str] | None = None,
                           text=True, timeout=timeout, check=False)
 
 
-def run_child_on_tty(*argv: str, env: dict[str, str]) -> tuple[int, str]:
-    """The same with stdout on a pseudo-terminal: (exit code, what the terminal got)."""
+def run_child_on_tty(*argv: str, env: dict[str, str], columns: int = 0) -> tuple[int, str]:
+    """The same with stdout on a pseudo-terminal: (exit code, what the terminal got).
+
+    `columns`: the terminal's width (0: a terminal that does not know its size).
+    """
     controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     proc = subprocess.Popen([sys.executable, "-m", "connection_summary", *argv],
                             stdout=terminal, stderr=subprocess.DEVNULL, env=env)
     os.close(terminal)
@@ -94,7 +108,7 @@ def run_child_on_tty(*argv: str, env: dict[str, str]) -> tuple[int, str]:
 
 
 def table_rows(text: str) -> list[dict[str, str]]:
-    """Parse the first table in `text` (columns are two or more spaces apart)."""
+    """Parse the first overview table in `text` (columns are two or more spaces apart)."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("CONNECTION "))
     header = re.split(r"\s{2,}", lines[start].strip())
@@ -379,10 +393,7 @@ def test_an_unknown_route_is_not_found(demo: tuple[str, str], command: str,
     ["show", "alice", ""],
     ["diagnostics", "alice", ""],
     ["show", "alice", "x" * 300],
-    ["overview", "alice", "--limit", "0"],
-    ["overview", "alice", "--limit", "1001"],
     ["overview", "alice", "--after", "v1.not-a-cursor.0"],
-    ["diagnostics", "alice", "slack-team", "--runs", "0"],
     ["overview", ""],
 ])
 def test_invalid_input_exits_2(demo: tuple[str, str], argv: list[str],
@@ -406,17 +417,70 @@ def test_another_owners_cursor_exits_2(demo: tuple[str, str],
     assert "invalid cursor" in err
 
 
-@pytest.mark.parametrize("argv", [
-    ["overview", "alice", "--now", "yesterday"],
-    ["overview", "alice", "--limit", "three"],
-    ["show", "alice"],
-    ["overview", "alice", "--color", "sometimes"],
+@pytest.mark.parametrize(("argv", "message"), [
+    (["overview", "alice", "--now", "yesterday"], "not an ISO 8601 timestamp: 'yesterday'"),
+    (["show", "alice", "gmail", "--now", "notatime"], "not an ISO 8601 timestamp"),
+    (["overview", "alice", "--limit", "three"], "argument --limit: not a whole number"),
+    (["overview", "alice", "--limit", "-1"], "from 1 to 1000: '-1'"),
+    (["overview", "alice", "--limit", "0"], "from 1 to 1000: '0'"),
+    (["overview", "alice", "--limit", "1001"], "from 1 to 1000: '1001'"),
+    (["diagnostics", "alice", "slack-team", "--runs", "0"], "argument --runs:"),
+    (["migrate", "--lock-timeout", "banana"], "not a PostgreSQL lock_timeout: 'banana'"),
+    (["migrate", "--lock-timeout", "25d"], "at most 24 days"),
+    (["migrate", "--lock-timeout=-1s"], "not a PostgreSQL lock_timeout"),
+    (["migrate", "--lock-wait", "5 fortnights"], "not a PostgreSQL interval"),
+    (["migrate", "--lock-wait", "1 5"], "not a PostgreSQL interval"),
+    (["show", "alice"], "the following arguments are required: ROUTE"),
+    (["overview", "alice", "--color", "sometimes"], "invalid choice: 'sometimes'"),
+    (["--json", "overview", "alice", "--jsonl"], "--json and --jsonl"),
+    (["completion", "fish"], "invalid choice: 'fish'"),
 ])
-def test_bad_command_lines_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_command_lines_exit_2(argv: list[str], message: str,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse's usage error, before any database is touched (this one does not exist)."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--dsn", "host=/nonexistent/socket/dir dbname=x", *argv])
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("usage: connection-summary")
+    assert message in err
+
+
+# Every value the argument types accept, PostgreSQL accepts too.
+INTERVALS = ["5min", "30s", "0", "2.5", "1h 30min", "1h30min", "2 minutes", "1 HOUR", "500ms",
+             "3 days", "10 secs", "250us"]
+LOCK_TIMEOUTS = ["30s", "0", "100", "1.5s", "30 s", "500ms", "5min", "2h", "24d", "20000us"]
+
+
+def test_accepted_intervals_and_lock_timeouts_are_postgresqls(db: str) -> None:
+    with psycopg.connect(db, autocommit=True) as conn:
+        for text in INTERVALS:
+            assert cli._interval(text) == text
+            conn.execute("select %s::interval", (text,))
+        for text in LOCK_TIMEOUTS:
+            assert cli._lock_timeout(text) == text
+            conn.execute("select set_config('lock_timeout', %s, false)", (text,))
+
+
+@pytest.mark.parametrize("argv", [
+    ["overview", "alice"],
+    ["show", "alice", "chase-savings"],
+    ["diagnostics", "alice", "chase-savings", "--json"],
+])
+def test_read_commands_need_a_database(argv: list[str], capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never an empty embedded database read in silence: a usage error, exit 2."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(argv)
     assert exit_info.value.code == 2
-    assert "usage:" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"usage: connection-summary {argv[0]}")
+    assert (f"connection-summary {argv[0]}: error: {argv[0]} reads your database: "
+            "pass --dsn CONNINFO or set DATABASE_URL") in err
+    assert "connection-summary demo" in err
 
 
 def test_database_problems(empty_db: str, capsys: pytest.CaptureFixture[str],
@@ -442,19 +506,40 @@ def test_database_problems(empty_db: str, capsys: pytest.CaptureFixture[str],
     assert "connection-summary migrate" in err
 
 
-def test_help_documents_the_read_commands_and_exit_codes() -> None:
+def help_of(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse's line breaks undone
+
+
+def test_help_documents_the_read_commands_and_exit_codes(
+        capsys: pytest.CaptureFixture[str]) -> None:
     proc = run_child("--help")
     assert proc.returncode == 0
-    for name in ("overview", "show", "diagnostics", "demo"):
+    for name in ("overview", "show", "diagnostics", "demo", "completion"):
         assert re.search(rf"^\s+{name}\s+\S", proc.stdout, re.M), name
     for error in (errors.InvalidArgument, errors.NotFound, errors.DatabaseUnavailable,
                   cli.DemoRefused):
         assert re.search(rf"^\s+{error.exit_code}\s+{error.__name__}:", proc.stdout, re.M)
-    proc = run_child("overview", "--help")
-    assert proc.returncode == 0
-    for option in ("--limit N", "--after CURSOR", "--now TIMESTAMP", "--json"):
-        assert option in proc.stdout
-    assert "not implemented" not in run_child("demo", "--help").stdout
+    assert "--dsn CONNINFO" in proc.stdout
+    overview = help_of(capsys, "overview")
+    for option in ("--limit N", "--after CURSOR", "--now TIMESTAMP", "--json", "--jsonl",
+                   "--wide"):
+        assert option in overview
+    # --now says what it is: the read time, not a view of the past.
+    assert "the read time: p_now of the SQL functions" in overview
+    assert "It is not a view of the past: runs and events recorded after it still count" \
+        in overview
+    assert "not implemented" not in help_of(capsys, "demo")
+
+
+@pytest.mark.parametrize("command", list(cli.COMMANDS))
+def test_every_subcommand_documents_dsn(command: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    text = help_of(capsys, command)
+    assert f"usage: connection-summary {command} [-h] [--dsn CONNINFO]" in text
+    assert "--dsn CONNINFO libpq conninfo or URL of the database" in text
 
 
 # --- as a user runs it -----------------------------------------------------------------------
@@ -512,19 +597,171 @@ def test_the_pill_is_coloured_on_a_terminal_unless_no_color(demo: tuple[str, str
     assert re.search(r"^verdict\s+\x1b\[1;33mDegraded\x1b\[0m \(amber", proc.stdout, re.M)
 
 
-def test_read_commands_without_a_database_say_the_embedded_one_is_empty(
-        private_tmp: Path) -> None:
-    env = child_env(TMPDIR=str(private_tmp))
-    proc = run_child("overview", "alice", env=env)
+def test_read_commands_without_a_database_start_none(private_tmp: Path) -> None:
+    proc = run_child("overview", "alice", env=child_env(TMPDIR=str(private_tmp)))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "overview reads your database: pass --dsn CONNINFO or set DATABASE_URL" \
+        in proc.stderr
+    assert not list(private_tmp.iterdir()), "no embedded server was started"
+
+
+# --- fitting the terminal --------------------------------------------------------------------
+
+
+def visible_lines(text: str) -> list[str]:
+    return ANSI.sub("", text).splitlines()
+
+
+def test_tables_fit_the_terminal_and_wide_shows_every_column(
+        demo: tuple[str, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    conninfo, now = demo
+    every = [c.header for c in render.OVERVIEW_COLUMNS]
+    most = ["CONNECTION", "VERDICT", "LAST RUN", "NEXT ACTION"]
+    read = ("--dsn", conninfo, "--now", now)
+    kept: dict[int, list[str]] = {}
+    for columns in (80, 120):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        code, out, err = run(capsys, "overview", "alice", *read)
+        assert code == 0, err
+        assert max(len(line) for line in out.splitlines()) <= columns, out
+        rows = table_rows(out)
+        kept[columns] = list(rows[0])
+        assert set(most) <= set(kept[columns]) < set(every)
+        assert [r["CONNECTION"] for r in rows] == list(ALICE_PILLS)
+        assert {r["CONNECTION"]: r["VERDICT"] for r in rows} == ALICE_PILLS
+        hidden = [h for h in every if h not in kept[columns]]
+        assert re.search(rf"^\(not shown, to fit {columns} columns: {', '.join(hidden)};",
+                         " ".join(out.split("\n\n")[1].split()))
+        assert "--wide shows them" in out
+        # --wide: every column, whatever the width.
+        code, out, _ = run(capsys, "overview", "alice", *read, "--wide")
+        assert code == 0
+        assert list(table_rows(out)[0]) == every
+        assert "not shown" not in out
+        # show and diagnostics wrap and narrow to the same width.
+        for route in ALICE_PILLS if columns == 80 else ["slack-team"]:
+            for command in ("show", "diagnostics"):
+                code, out, err = run(capsys, command, "alice", route, *read)
+                assert code == 0, err
+                too_long = [line for line in out.splitlines() if len(line) > columns]
+                assert not too_long, (command, route, too_long)
+    assert set(kept[80]) < set(kept[120])
+    assert kept[120] == ["CONNECTION", "VERDICT", "HEALTH", "REASON", "LAST RUN", "FRESHNESS",
+                         "NEXT ACTION"]
+    # The verdict statement wraps under its label rather than running past the edge.
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "show", "alice", "slack-team", *read)
+    assert re.search(r"^  statement {11}Recent runs failed; [^\n]+\n {22}\S", out, re.M), out
+    # Without COLUMNS and off a terminal (a pipe, a file): no limit.
+    monkeypatch.delenv("COLUMNS")
+    code, out, _ = run(capsys, "overview", "alice", *read)
+    assert list(table_rows(out)[0]) == every
+
+
+def test_the_terminals_own_width_is_used(demo: tuple[str, str]) -> None:
+    conninfo, now = demo
+    argv = ("overview", "alice", "--dsn", conninfo, "--now", now)
+    code, screen = run_child_on_tty(*argv, env=child_env(TERM="xterm"), columns=80)
+    assert code == 0, screen
+    lines = visible_lines(screen)
+    assert max(len(line) for line in lines) <= 80, screen
+    assert "\x1b[1;31mCan't collect\x1b[0m" in screen, "colour codes do not count as width"
+    assert {r["CONNECTION"]: r["VERDICT"] for r in table_rows(screen)} == ALICE_PILLS
+    assert "--wide shows them" in screen
+
+
+def test_the_table_printer() -> None:
+    columns = [render.Column("A"), render.Column("B", 2), render.Column("C", 1)]
+    rows: list[list[object]] = [["a" * 10, "b" * 10, "c" * 10],
+                                [None, render.Cell("x", "1;31"), ""]]
+    assert render.table(columns, rows) == [
+        "A           B           C", f"{'a' * 10}  {'b' * 10}  {'c' * 10}",
+        "-           x           -"]
+    # The highest priority goes first, and a note under the table names it.
+    assert render.table(columns, rows, width=22) == [
+        "A           C", f"{'a' * 10}  {'c' * 10}", "-           -",
+        "", "(not shown, to fit 22", "columns: B; --wide", "shows them)"]
+    # Columns that always stay are cut with an ellipsis, the widest first.
+    plain = [render.Column("A"), render.Column("B")]
+    assert render.table(plain, rows, width=16) == [
+        "A        B", "aaaaaa…  bbbbbb…", "-        x"]
+    # Colour codes never count as width.
+    assert render.table(columns, rows, color=True, width=40)[2] == \
+        "-           \x1b[1;31mx\x1b[0m           -"
+    assert render.wrap("  one two three four five six", 22) == ["  one two three four",
+                                                                "  five six"]
+    assert render.wrap("x" * 25, 20) == ["x" * 20, "x" * 5]
+    assert render.wrap("short", None) == render.wrap("short", 80) == ["short"]
+
+
+# --- JSON lines and shell completion ---------------------------------------------------------
+
+
+def test_jsonl_is_the_json_one_object_per_line(demo: tuple[str, str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    conninfo, now = demo
+    read = ("--dsn", conninfo, "--now", now)
+    for argv in (["overview", "alice"], ["overview", "alice", "--limit", "3"],
+                 ["overview", "carol"]):
+        code, out, err = run(capsys, *argv, *read, "--json")
+        assert code == 0, err
+        whole = json.loads(out)
+        code, out, err = run(capsys, *argv, *read, "--jsonl")
+        assert code == 0, err
+        assert out.count("\n") == len(whole)
+        assert [json.loads(line) for line in out.splitlines()] == whole
+    for argv in (["show", "alice", "chase-savings"], ["diagnostics", "alice", "slack-team"]):
+        code, out, _ = run(capsys, *argv, *read, "--json")
+        whole = json.loads(out)
+        code, out, _ = run(capsys, *argv, *read, "--jsonl")
+        assert code == 0
+        assert out.count("\n") == 1
+        assert json.loads(out) == whole
+
+
+def test_shell_completion_scripts(capsys: pytest.CaptureFixture[str],
+                                  tmp_path: Path) -> None:
+    scripts = {}
+    for shell in ("bash", "zsh"):
+        code, out, err = run(capsys, "completion", shell)
+        assert code == 0, err
+        assert out.strip()
+        for name in cli.COMMANDS:
+            assert name in out, (shell, name)
+        scripts[shell] = out
+    assert scripts["zsh"].startswith("#compdef connection-summary\n")
+    assert "'--dsn[libpq conninfo or URL of the database]:CONNINFO: '" in scripts["zsh"]
+    # The bash script, loaded into a real bash, completes what a user types.
+    script = tmp_path / "completion.bash"
+    script.write_text(scripts["bash"])
+    cases = {
+        "connection-summary ov": "overview",
+        "connection-summary --dsn overview o": "overview",  # a value, not the command
+        "connection-summary overview --w": "--wide",
+        "connection-summary diagnostics alice x --r": "--runs",
+        "connection-summary show --color ": "auto always never",
+        "connection-summary --color never demo --": "--help --dsn --json --color --wide",
+        "connection-summary completion ": None,
+        "connection-summary overview --dsn ": "",
+    }
+    probe = "\n".join(
+        f'COMP_WORDS=({line}); [[ "{line}" == *" " ]] && COMP_WORDS+=(""); '
+        'COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _connection_summary; '
+        'echo "${COMPREPLY[*]}"' for line in cases)
+    proc = subprocess.run(["bash", "--norc", "--noprofile", "-c",
+                           f"source {script}\ncomplete -p connection-summary\n{probe}"],
+                          capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert "owner 'alice' has no connections" in proc.stdout
-    assert "throw-away embedded PostgreSQL" in proc.stderr
-    assert "holds no data" in proc.stderr
-    assert "connection-summary demo" in proc.stderr
-    proc = run_child("show", "alice", "chase-savings", env=env)
-    assert proc.returncode == 3
-    assert "holds no data" in proc.stderr
-    assert not list(private_tmp.glob("connection-summary-db-*")), "the server was removed"
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "complete -F _connection_summary connection-summary"
+    for (line, expected), got in zip(cases.items(), lines[1:], strict=True):
+        if expected is None:
+            assert set(got.split()) >= {"bash", "zsh"}, (line, got)
+        else:
+            assert got == expected, (line, got)
 
 
 # --- demo ------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Every subcommand is one `Command` in `COMMANDS`: a name, the function that adds
 its arguments, and the handler that runs it. Adding a subcommand means writing
 those two functions and one `COMMANDS` entry; `main()` does the rest (parsing,
-choosing the database, mapping errors to exit codes).
+choosing the database, mapping errors to exit codes), and the shell completion
+scripts (`completion bash|zsh`) are generated from the same parser.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +41,9 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, Database], int]
     needs_database: bool = True
+    # Reads the caller's data, so --dsn or DATABASE_URL is required: a throw-away
+    # embedded server would be empty.
+    needs_dsn: bool = False
 
 
 def _note(message: str) -> None:
@@ -49,12 +54,83 @@ def _print_json(value: object) -> None:
     print(json.dumps(value, indent=2, default=str), file=sys.stdout)
 
 
-def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
+def _print_json_lines(values: Iterable[object]) -> None:
     out = sys.stdout
-    for row in [list(header), *cells]:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip(), file=out)
+    for value in values:
+        print(json.dumps(value, default=str), file=out)
+
+
+def _print_lines(lines: Sequence[str]) -> None:
+    out = sys.stdout
+    for line in lines:
+        print(line, file=out)
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    _print_lines(render.table(header, rows))
+
+
+# --- argument types: a bad value is a usage error (exit 2), before any database work ------
+
+# lock_timeout is a PostgreSQL setting: a number of milliseconds, or a number and a unit.
+_SETTING_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000,
+               "d": 86_400_000}
+_SETTING = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*")
+_SETTING_MAX_MS = 2**31 - 1
+# --lock-wait is a PostgreSQL interval: a number of seconds, or numbers with units.
+_INTERVAL_UNITS = frozenset(
+    f"{stem}{end}" for stems, ends in [
+        (["usec", "msec", "sec", "min", "hr"], ["", "s"]),
+        (["microsecond", "millisecond", "second", "minute", "hour", "day"], ["", "s"]),
+        (["us", "ms", "s", "m", "h", "d", "mins", "days"], [""]),
+    ] for stem in stems for end in ends)
+_INTERVAL_PART = re.compile(r"\s*\d+(?:\.\d+)?\s*([a-z]*)\s*")
+
+
+def _interval(text: str) -> str:
+    """--lock-wait: a PostgreSQL interval such as 30s, 5min, 1h 30min or 2 minutes."""
+    lowered, units, at = text.lower(), [], 0
+    while at < len(lowered) and (part := _INTERVAL_PART.match(lowered, at)):
+        units.append(part[1])
+        at = part.end()
+    if (units and at == len(lowered) and all(u in _INTERVAL_UNITS for u in units if u)
+            and (len(units) == 1 or all(units))):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"not a PostgreSQL interval: {text!r} (e.g. 30s, 5min, 1h 30min, 2 minutes)")
+
+
+def _lock_timeout(text: str) -> str:
+    """--lock-timeout: a PostgreSQL lock_timeout setting such as 30s, 500ms or 0."""
+    match = _SETTING.fullmatch(text)
+    if match and float(match[1]) * _SETTING_MS[match[2] or "ms"] <= _SETTING_MAX_MS:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"not a PostgreSQL lock_timeout: {text!r} (a number and a unit: us, ms, s, min, h "
+        "or d, e.g. 30s; milliseconds without one; at most 24 days; 0 waits forever)")
+
+
+def _count_from_1_to(top: int) -> Callable[[str], int]:
+    """An integer option in 1..top (--limit, --runs)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= top:
+            raise argparse.ArgumentTypeError(f"not a whole number from 1 to {top}: {text!r}")
+        return value
+    return parse
+
+
+def _timestamp(text: str) -> datetime:
+    """--now: ISO 8601; a time without an offset is UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 timestamp: {text!r} (e.g. 2026-06-01T12:00:00Z)") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # --- migrate ---------------------------------------------------------------------------------
@@ -64,10 +140,10 @@ def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
         "--sql", action="store_true",
         help="print the SQL of the pending migrations (for review or psql) and apply nothing")
     parser.add_argument(
-        "--lock-wait", default="5min", metavar="INTERVAL",
+        "--lock-wait", default="5min", metavar="INTERVAL", type=_interval,
         help="how long to wait for another running migration (default: %(default)s)")
     parser.add_argument(
-        "--lock-timeout", default="30s", metavar="INTERVAL",
+        "--lock-timeout", default="30s", metavar="INTERVAL", type=_lock_timeout,
         help="lock_timeout of each migration statement; 0 waits forever (default: %(default)s)")
 
 
@@ -146,21 +222,26 @@ def run_status(args: argparse.Namespace, db: Database) -> int:
 # --- reading: overview, show, diagnostics ----------------------------------------------------
 
 
-def _timestamp(text: str) -> datetime:
-    """--now: ISO 8601; a time without an offset is UTC."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 timestamp: {text!r} (e.g. 2026-06-01T12:00:00Z)") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _now_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--now", type=_timestamp, default=None, metavar="TIMESTAMP",
-        help="read as of this time (ISO 8601, UTC unless it has an offset; default: the "
-             "database's now()): p_now of the SQL functions, for reproducible output")
+        help="the read time: p_now of the SQL functions (ISO 8601, UTC unless it has an "
+             "offset; default: the database's now()). Freshness, staleness, backoff, due "
+             "times and ages are judged as of this time, for reproducible output. It is "
+             "not a view of the past: runs and events recorded after it still count")
+
+
+def _wide_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wide", action="store_true",
+        help="show every column and never wrap (default: fit $COLUMNS, else the terminal; "
+             "no limit when stdout is not a terminal)")
+
+
+def _output_arguments(parser: argparse.ArgumentParser, jsonl: str) -> None:
+    parser.add_argument("--jsonl", action="store_true",
+                        help=f"JSON Lines: {jsonl} (instead of --json)")
+    _wide_argument(parser)
 
 
 def _owner_argument(parser: argparse.ArgumentParser) -> None:
@@ -174,25 +255,28 @@ def _owner_route_arguments(parser: argparse.ArgumentParser) -> None:
     _now_argument(parser)
 
 
+def _show_arguments(parser: argparse.ArgumentParser) -> None:
+    _owner_route_arguments(parser)
+    _output_arguments(parser, "the --json object on one line")
+
+
 def _overview_arguments(parser: argparse.ArgumentParser) -> None:
     _owner_argument(parser)
-    parser.add_argument("--limit", type=int, default=None, metavar="N",
-                        help=f"at most N rows (1..{MAX_LIMIT}; default: all)")
+    parser.add_argument("--limit", type=_count_from_1_to(MAX_LIMIT), default=None,
+                        metavar="N", help=f"at most N rows (1..{MAX_LIMIT}; default: all)")
     parser.add_argument("--after", default=None, metavar="CURSOR",
                         help="continue after the row with this cursor (printed under a "
                              "full page; the `cursor` key in --json)")
     _now_argument(parser)
+    _output_arguments(parser, "one summary object per line, the rows of --json")
 
 
 def _diagnostics_arguments(parser: argparse.ArgumentParser) -> None:
     _owner_route_arguments(parser)
-    parser.add_argument("--runs", type=int, default=20, metavar="N",
+    parser.add_argument("--runs", type=_count_from_1_to(MAX_LIMIT), default=20, metavar="N",
                         help=f"how many recent runs to list (1..{MAX_LIMIT}; "
                              "default: %(default)s)")
-
-
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    _output_arguments(parser, "the --json object on one line")
 
 
 def _use_color(args: argparse.Namespace) -> bool:
@@ -205,20 +289,17 @@ def _use_color(args: argparse.Namespace) -> bool:
     return sys.stdout.isatty()
 
 
-def _print_lines(lines: Sequence[str]) -> None:
-    out = sys.stdout
-    for line in lines:
-        print(line, file=out)
-
-
-def _prepare_embedded(db: Database) -> None:
-    """A throw-away embedded server has no schema and no data: say so, then migrate it."""
-    if db.embedded:
-        _note("no --dsn or DATABASE_URL: reading a throw-away embedded PostgreSQL that this "
-              "command created and deletes when it exits, so it holds no data. "
-              "Run `connection-summary demo` to see sample data, or pass --dsn (or set "
-              "DATABASE_URL) to read your database.")
-        migrations.migrate(db.conninfo)
+def _width(args: argparse.Namespace) -> int | None:
+    """Columns to fit: none with --wide; $COLUMNS; the terminal's; none off a terminal."""
+    if args.wide:
+        return None
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        with contextlib.suppress(OSError, ValueError):
+            return os.get_terminal_size(sys.stdout.fileno()).columns or None
+    return None
 
 
 def _not_found(owner: str, route: str) -> errors.NotFound:
@@ -229,10 +310,12 @@ def _not_found(owner: str, route: str) -> errors.NotFound:
 
 
 def run_overview(args: argparse.Namespace, db: Database) -> int:
-    _prepare_embedded(db)
     with Client(db.conninfo) as client:
         rows = client.overview(args.owner, now=args.now, limit=args.limit, after=args.after,
                                coalesce=False)
+    if args.jsonl:
+        _print_json_lines(row.to_json() for row in rows)
+        return 0
     if args.json:
         _print_json([row.to_json() for row in rows])
         return 0
@@ -240,37 +323,40 @@ def run_overview(args: argparse.Namespace, db: Database) -> int:
         print(f"owner {args.owner!r} has no connections"
               + (" after that cursor" if args.after else ""), file=sys.stdout)
         return 0
-    _print_lines(render.overview_table(rows, color=_use_color(args)))
+    _print_lines(render.overview_table(rows, color=_use_color(args), width=_width(args)))
     if args.limit is not None and len(rows) == args.limit:
         print(f"\nnext page: --after {rows[-1].cursor}", file=sys.stdout)
     return 0
 
 
 def run_show(args: argparse.Namespace, db: Database) -> int:
-    _prepare_embedded(db)
     with Client(db.conninfo) as client:
         summary = client.for_route(args.owner, args.route, now=args.now)
     if summary is None:
         raise _not_found(args.owner, args.route)
-    if args.json:
+    if args.jsonl:
+        _print_json_lines([summary.to_json()])
+    elif args.json:
         _print_json(summary.to_json())
     else:
-        _print_lines(render.summary_block(summary, color=_use_color(args)))
+        _print_lines(render.summary_block(summary, color=_use_color(args),
+                                          width=_width(args)))
     return 0
 
 
 def run_diagnostics(args: argparse.Namespace, db: Database) -> int:
-    _prepare_embedded(db)
     with Client(db.conninfo) as client:
         diagnostics = client.diagnostics(args.owner, args.route, now=args.now,
                                          run_limit=args.runs)
     if diagnostics is None:
         raise _not_found(args.owner, args.route)
-    if args.json:
+    if args.jsonl:
+        _print_json_lines([diagnostics.to_json()])
+    elif args.json:
         _print_json(diagnostics.to_json())
     else:
         _print_lines(render.diagnostics_block(diagnostics, run_limit=args.runs,
-                                              color=_use_color(args)))
+                                              color=_use_color(args), width=_width(args)))
     return 0
 
 
@@ -315,10 +401,12 @@ def run_demo(args: argparse.Namespace, db: Database) -> int:
     # Progress goes to stdout for humans; with --json, stdout is only the JSON.
     progress = sys.stderr if args.json else sys.stdout
     color = _use_color(args)
+    width = _width(args)
 
     def say(*lines: str) -> None:
         for line in lines:
-            print(line, file=progress)
+            for part in render.wrap(line, width):
+                print(part, file=progress)
 
     with psycopg.connect(db.conninfo, autocommit=True) as conn:
         if not db.embedded and _has_input_rows(conn):
@@ -349,15 +437,15 @@ def run_demo(args: argparse.Namespace, db: Database) -> int:
                      "show": {DEMO_OWNER: {DEMO_ROUTE: deep.to_json()}}})
         return 0
     say("", f"$ connection-summary overview {DEMO_OWNER}")
-    _print_lines(render.overview_table(mine, color=color))
+    _print_lines(render.overview_table(mine, color=color, width=width))
     say("", f"$ connection-summary show {DEMO_OWNER} {DEMO_ROUTE}",
         "  (a browser connection whose last run got no browser surface: a sibling run "
         "held the profile)", "")
-    _print_lines(render.summary_block(deep, color=color))
+    _print_lines(render.summary_block(deep, color=color, width=width))
     say("", f"$ connection-summary overview {DEMO_OTHER_OWNER}",
         f"  ({DEMO_OTHER_OWNER} shares the database but sees only his own connection; "
         f"`show {DEMO_OTHER_OWNER} {DEMO_ROUTE}` finds nothing)", "")
-    _print_lines(render.overview_table(theirs, color=color))
+    _print_lines(render.overview_table(theirs, color=color, width=width))
     say("")
     if db.embedded:
         say("The embedded PostgreSQL is deleted as the demo exits. To keep exploring, load "
@@ -370,6 +458,185 @@ def run_demo(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+# --- completion ------------------------------------------------------------------------------
+# Static scripts generated from the argument parser itself, so they always match it.
+
+
+@dataclass(frozen=True)
+class _Option:
+    flags: tuple[str, ...]
+    help: str
+    metavar: str | None  # None: a flag without a value
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Grammar:
+    options: tuple[_Option, ...]
+    positionals: tuple[tuple[str, tuple[str, ...]], ...]  # (metavar, choices)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            children: dict[str, argparse.ArgumentParser] = dict(action.choices)
+            return children
+    return {}
+
+
+def _short_help(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
+    text = action.help or ""
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        text = text % {**vars(action), "prog": parser.prog}
+    return re.split(r" \(|; |: |\. ", text, maxsplit=1)[0]
+
+
+def _grammar(parser: argparse.ArgumentParser) -> _Grammar:
+    options, positionals = [], []
+    for action in parser._actions:
+        if action.help == argparse.SUPPRESS or isinstance(action, argparse._SubParsersAction):
+            continue
+        choices = tuple(str(c) for c in action.choices or ())
+        metavar = action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+        if action.option_strings:
+            options.append(_Option(tuple(action.option_strings), _short_help(parser, action),
+                                   None if action.nargs == 0 else metavar, choices))
+        else:
+            positionals.append((metavar, choices))
+    return _Grammar(tuple(options), tuple(positionals))
+
+
+def _words(grammar: _Grammar, *extra: str) -> str:
+    return " ".join([*(f for o in grammar.options for f in o.flags),
+                     *(c for _, choices in grammar.positionals for c in choices), *extra])
+
+
+def bash_completion(parser: argparse.ArgumentParser) -> str:
+    """A bash completion script for `parser`'s program."""
+    prog, children = parser.prog, _subcommands(parser)
+    grammars = {name: _grammar(child) for name, child in children.items()}
+    top = _grammar(parser)
+    options = [o for g in [top, *grammars.values()] for o in g.options]
+    valued = "|".join(sorted({f for o in options if o.metavar for f in o.flags}))
+    chosen = {f: " ".join(o.choices) for o in reversed(options) if o.choices for f in o.flags}
+    function = "_" + re.sub(r"\W", "_", prog)
+    return "\n".join([
+        f"# bash completion for {prog}, generated from its argument parser by",
+        f"# `{prog} completion bash`. Load it with",
+        f"#   source <({prog} completion bash)",
+        f"# or save it as /etc/bash_completion.d/{prog}.",
+        f"{function}() {{",
+        "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}",
+        '    local command="" words="" i',
+        "    for ((i = 1; i < COMP_CWORD; i++)); do",
+        "        case ${COMP_WORDS[i]} in",
+        f"            {valued}) i=$((i + 1)) ;;",
+        f"            {'|'.join(children)}) command=${{COMP_WORDS[i]}}; break ;;",
+        "        esac",
+        "    done",
+        "    case $prev in",
+        *(f'        {flag}) COMPREPLY=($(compgen -W "{words}" -- "$cur")); return ;;'
+          for flag, words in sorted(chosen.items())),
+        f"        {valued}) COMPREPLY=(); return ;;",
+        "    esac",
+        "    case $command in",
+        f'        "") words="{_words(top, *children)}" ;;',
+        *(f'        {name}) words="{_words(g)}" ;;' for name, g in grammars.items()),
+        "    esac",
+        '    COMPREPLY=($(compgen -W "$words" -- "$cur"))',
+        "}",
+        f"complete -F {function} {prog}",
+        "",
+    ])
+
+
+def _zsh_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _zsh_specs(grammar: _Grammar) -> list[str]:
+    specs = []
+    for o in grammar.options:
+        about = re.sub(r"([\\\[\]])", r"\\\1", o.help)
+        value = ("" if o.metavar is None
+                 else f":{o.metavar}:" + (f"({' '.join(o.choices)})" if o.choices else " "))
+        specs += [_zsh_quote(f"{flag}[{about}]{value}") for flag in o.flags]
+    for name, choices in grammar.positionals:
+        # _guard: no "OWNER" message when an option is typed, so a unique option completes.
+        action = f"({' '.join(choices)})" if choices else f'_guard "^-*" {name}'
+        specs.append(_zsh_quote(f":{name}:{action}"))
+    return specs
+
+
+def zsh_completion(parser: argparse.ArgumentParser) -> str:
+    """A zsh completion script for `parser`'s program."""
+    prog, children = parser.prog, _subcommands(parser)
+    function = "_" + re.sub(r"\W", "_", prog)
+    nl = " \\\n"
+    lines = [
+        f"#compdef {prog}",
+        f"# zsh completion for {prog}, generated from its argument parser by",
+        f"# `{prog} completion zsh`. Load it (after compinit) with",
+        f"#   source <({prog} completion zsh)",
+        f"# or save it as _{prog} in a directory of $fpath.",
+        f"{function}() {{",
+        "    local curcontext=$curcontext state state_descr line ret=1",
+        "    typeset -A opt_args",
+        "    _arguments -C" + nl + nl.join(
+            [f"        {spec}" for spec in _zsh_specs(_grammar(parser))]
+            + ["        '1:command:->command'", "        '*::argument:->argument'"])
+        + " && ret=0",
+        "    case $state in",
+        "        command)",
+        "            local -a commands",
+        "            commands=(",
+        *(f"                {_zsh_quote(name + ':' + (child.description or ''))}"
+          for name, child in children.items()),
+        "            )",
+        "            _describe -t commands command commands && ret=0",
+        "            ;;",
+        "        argument)",
+        f"            curcontext=${{curcontext%:*:*}}:{prog}-$words[1]:",
+        "            case $words[1] in",
+    ]
+    for name, child in children.items():
+        specs = _zsh_specs(_grammar(child))
+        lines += [f"                {name})",
+                  "                    _arguments" + nl + nl.join(
+                      f"                        {spec}" for spec in specs) + " && ret=0",
+                  "                    ;;"]
+    lines += [
+        "            esac",
+        "            ;;",
+        "    esac",
+        "    return ret",
+        "}",
+        "",
+        "if [[ $zsh_eval_context[-1] == loadautofunc ]]; then",
+        f'    {function} "$@"',
+        "else",
+        f"    compdef {function} {prog}",
+        "fi",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+_COMPLETIONS: dict[str, Callable[[argparse.ArgumentParser], str]] = {
+    "bash": bash_completion, "zsh": zsh_completion}
+
+
+def _completion_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shell", choices=tuple(_COMPLETIONS), metavar="SHELL",
+                        help="bash or zsh")
+
+
+def run_completion(args: argparse.Namespace, db: Database) -> int:
+    del db
+    print(_COMPLETIONS[args.shell](build_parser()), end="", file=sys.stdout)
+    return 0
+
+
 # --- the command table -----------------------------------------------------------------------
 
 COMMANDS: dict[str, Command] = {
@@ -379,14 +646,16 @@ COMMANDS: dict[str, Command] = {
         Command("status", "show which migrations the database has",
                 _status_arguments, run_status),
         Command("overview", "every non-draft connection of OWNER, one row each",
-                _overview_arguments, run_overview),
+                _overview_arguments, run_overview, needs_dsn=True),
         Command("show", "one connection of OWNER in full (the deep read)",
-                _owner_route_arguments, run_show),
+                _show_arguments, run_show, needs_dsn=True),
         Command("diagnostics", "`show`, plus the recent runs and the latest run's events",
-                _diagnostics_arguments, run_diagnostics),
+                _diagnostics_arguments, run_diagnostics, needs_dsn=True),
         Command("demo", "load sample data (two owners) into an embedded PostgreSQL, or an "
                         "empty --dsn database, and show it",
-                _no_arguments, run_demo),
+                _wide_argument, run_demo),
+        Command("completion", "print a shell completion script (bash or zsh)",
+                _completion_arguments, run_completion, needs_database=False),
     ]
 }
 
@@ -407,13 +676,16 @@ def _epilog() -> str:
         doc = (cls.__doc__ or "").strip().splitlines()[0]
         codes.append((cls.exit_code, f"{cls.__name__}: {doc}"))
     lines = [
-        "database: --dsn, else $DATABASE_URL, else a throw-away embedded PostgreSQL",
-        "started for this one command and deleted when it exits (overview, show and",
-        "diagnostics find nothing there: run `demo`, or point --dsn at your database).",
+        "database: --dsn, else $DATABASE_URL. overview, show and diagnostics need one;",
+        "without either, demo, migrate and status use a throw-away embedded PostgreSQL",
+        "started for that one command and deleted when it exits.",
         "",
-        "output: human tables by default; --json prints the JSON the SQL functions give",
-        "(overview_json, for_route_json, diagnostics). The verdict pill is coloured by",
-        "its tone when stdout is a terminal and NO_COLOR is unset (see --color).",
+        "output: tables fitted to $COLUMNS or the terminal (--wide: every column);",
+        "--json prints the JSON the SQL functions give (overview_json, for_route_json,",
+        "diagnostics), --jsonl one object per line. The verdict pill is coloured by its",
+        "tone when stdout is a terminal and NO_COLOR is unset (see --color).",
+        "",
+        "shell completion: source <(connection-summary completion bash)   (or zsh)",
         "",
         "exit codes:",
         *(f"  {code:<3} {text}" for code, text in sorted(codes)),
@@ -422,6 +694,8 @@ def _epilog() -> str:
 
 
 _COLOR_CHOICES = ("auto", "always", "never")
+_DSN_HELP = ("libpq conninfo or URL of the database (default: $DATABASE_URL; required by "
+             "overview, show and diagnostics)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -435,19 +709,18 @@ def build_parser() -> argparse.ArgumentParser:
     # default to SUPPRESS so they never overwrite a value given before the subcommand.
     parser.add_argument("--version", action="version",
                         version=f"connection-summary {__version__}")
-    parser.add_argument("--dsn", default=None, metavar="CONNINFO",
-                        help="libpq conninfo or URL (default: $DATABASE_URL, else embedded)")
+    parser.add_argument("--dsn", default=None, metavar="CONNINFO", help=_DSN_HELP)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--color", choices=_COLOR_CHOICES, default="auto",
                         help="colour the verdict pill: auto (a terminal without NO_COLOR), "
                              "always, never (default: %(default)s)")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--dsn", default=argparse.SUPPRESS, metavar="CONNINFO",
-                        help=argparse.SUPPRESS)
+    common.add_argument("--dsn", default=argparse.SUPPRESS, metavar="CONNINFO", help=_DSN_HELP)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="machine-readable output")
     common.add_argument("--color", choices=_COLOR_CHOICES, default=argparse.SUPPRESS,
-                        help=argparse.SUPPRESS)
+                        help="colour the verdict pill: auto (a terminal without NO_COLOR), "
+                             "always, never (default: auto)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS.values():
         child = sub.add_parser(command.name, help=command.help, description=command.help,
@@ -455,6 +728,18 @@ def build_parser() -> argparse.ArgumentParser:
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         command.add_arguments(child)
     return parser
+
+
+def _check_arguments(parser: argparse.ArgumentParser, command: Command,
+                     args: argparse.Namespace) -> None:
+    """What argparse cannot check alone; a failure is a usage error (exit 2)."""
+    child = _subcommands(parser)[command.name]
+    if command.needs_dsn and not (args.dsn or os.environ.get("DATABASE_URL")):
+        child.error(f"{command.name} reads your database: pass --dsn CONNINFO or set "
+                    "DATABASE_URL. (Without either, `connection-summary demo` shows sample "
+                    "data in a throw-away embedded PostgreSQL.)")
+    if args.json and getattr(args, "jsonl", False):
+        child.error("--json and --jsonl are two different outputs: pass one of them")
 
 
 @contextlib.contextmanager
@@ -479,8 +764,10 @@ def open_database(dsn: str | None) -> Iterator[Database]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     command = COMMANDS[args.command]
+    _check_arguments(parser, command, args)
     try:
         if not command.needs_database:
             return command.run(args, Database("", embedded=False))

@@ -9,11 +9,17 @@ Times are shown in UTC; ages ("35m ago", "in 5h") are relative to the row's
 `observed_at` (the read's `p_now`), so a read with a fixed `--now` renders the
 same text every time. Colour is a caller's choice (`color=True`): only the
 verdict pill is coloured, by its tone.
+
+Width is a caller's choice too (`width=N`, or None for no limit): `table` (the
+one table printer) leaves out the least important columns until the table
+fits and names them under it, then cuts the widest cells with `…`; the
+`label  value` blocks wrap their values. Colour codes never count as width.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,8 +35,10 @@ from .models import (
 )
 
 __all__ = [
+    "OVERVIEW_COLUMNS",
     "TONE_COLORS",
     "Cell",
+    "Column",
     "diagnostics_block",
     "format_duration",
     "format_relative",
@@ -40,6 +48,7 @@ __all__ = [
     "pill_cell",
     "summary_block",
     "table",
+    "wrap",
 ]
 
 #: ANSI SGR codes of the pill tones (CONTRACT §5's fixed bijection).
@@ -52,6 +61,10 @@ TONE_COLORS = {
 _RESET = "\x1b[0m"
 _MISSING = "-"
 _LABEL_WIDTH = 22
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ELLIPSIS = "…"
+_MIN_CUT_WIDTH = 4  # a cell cut to fit keeps at least this many characters (with the `…`)
+_MIN_WRAP_WIDTH = 20  # values wrap at no fewer characters than this, however narrow the width
 
 
 # --- cells and tables ------------------------------------------------------------------------
@@ -70,25 +83,123 @@ class Cell:
         return self.text
 
 
+@dataclass(frozen=True)
+class Column:
+    """A table column: its header, and how much it matters when the table must narrow.
+
+    Priority 0 columns are always shown; to fit a width, the column with the
+    highest priority goes first (of equal priorities, the rightmost).
+    """
+
+    header: str
+    priority: int = 0
+
+
 def _cell(value: object) -> Cell:
     if isinstance(value, Cell):
         return value
     return Cell(_MISSING if value is None or value == "" else str(value))
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[object]], *, color: bool = False,
-          indent: str = "") -> list[str]:
-    """Left-aligned columns two spaces apart; widths ignore colour codes."""
-    cells = [[Cell(h) for h in header], *([_cell(v) for v in row] for row in rows)]
-    widths = [max(len(row[i].text) for row in cells) for i in range(len(header))]
+def _cut(cell: Cell, width: int) -> Cell:
+    if len(cell.text) <= width:
+        return cell
+    return Cell(cell.text[:width - 1] + _ELLIPSIS, cell.sgr)
+
+
+def _layout(columns: Sequence[str | Column], rows: Iterable[Sequence[object]], *,
+            color: bool, indent: str, width: int | None) -> tuple[list[str], list[str]]:
+    """The table's lines (header first), and the headers left out to fit `width`."""
+    cols = [c if isinstance(c, Column) else Column(c) for c in columns]
+    body = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(c.header), *(len(row[i].text) for row in body)])
+              for i, c in enumerate(cols)]
+    shown = list(range(len(cols)))
+
+    def total() -> int:
+        return len(indent) + sum(widths[i] for i in shown) + 2 * (len(shown) - 1)
+
+    if width is not None:
+        for i in sorted((i for i, c in enumerate(cols) if c.priority > 0),
+                        key=lambda i: (-cols[i].priority, -i)):
+            if total() <= width or len(shown) == 1:
+                break
+            shown.remove(i)
+        excess = total() - width
+        while excess > 0:
+            widest = max(shown, key=lambda i: widths[i])
+            if widths[widest] <= _MIN_CUT_WIDTH:
+                break
+            widths[widest] -= 1
+            excess -= 1
     lines = []
-    for row in cells:
+    for row in [[Cell(c.header) for c in cols], *body]:
         parts = []
-        for i, cell in enumerate(row):
-            pad = "" if i == len(row) - 1 else " " * (widths[i] - len(cell.text))
+        for n, i in enumerate(shown):
+            cell = _cut(row[i], widths[i])
+            pad = "" if n == len(shown) - 1 else " " * (widths[i] - len(cell.text))
             parts.append(cell.render(color) + pad)
         lines.append((indent + "  ".join(parts)).rstrip())
-    return lines
+    return lines, [c.header for i, c in enumerate(cols) if i not in shown]
+
+
+def _hidden_note(hidden: Sequence[str], width: int | None, indent: str) -> list[str]:
+    if not hidden:
+        return []
+    note = f"(not shown, to fit {width} columns: {', '.join(hidden)}; --wide shows them)"
+    return ["", *(indent + line for line in wrap(note, None if width is None
+                                                 else width - len(indent)))]
+
+
+def table(columns: Sequence[str | Column], rows: Iterable[Sequence[object]], *,
+          color: bool = False, indent: str = "", width: int | None = None) -> list[str]:
+    """Left-aligned columns two spaces apart; widths ignore colour codes.
+
+    With a `width`, the least important columns are left out until the table
+    fits (a note under it names them), then the widest cells are cut with `…`.
+    """
+    lines, hidden = _layout(columns, rows, color=color, indent=indent, width=width)
+    return lines + _hidden_note(hidden, width, indent)
+
+
+def visible_len(text: str) -> int:
+    return len(_ANSI.sub("", text))
+
+
+def wrap(text: str, width: int | None) -> list[str]:
+    """`text` in lines of at most `width` visible characters, broken at spaces.
+
+    A word longer than the width is split, unless it holds a colour code. The
+    text's leading spaces start every line.
+    """
+    if width is None or visible_len(text) <= width:
+        return [text]
+    lead = text[:len(text) - len(text.lstrip(" "))]
+    room = max(width - len(lead), _MIN_WRAP_WIDTH)
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        while visible_len(word) > room and not _ANSI.search(word):
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:room])
+            word = word[room:]
+        if line and visible_len(line) + 1 + visible_len(word) > room:
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}" if line else word
+    if line or not lines:
+        lines.append(line)
+    return [lead + part for part in lines]
+
+
+def _hang(head: str, text: str, width: int | None) -> list[str]:
+    """`head` then `text` wrapped; continuation lines indented to the end of `head`."""
+    room = None if width is None else max(width - len(head), _MIN_WRAP_WIDTH)
+    parts = wrap(text, room) if text else [""]
+    return [f"{head}{parts[0]}".rstrip(),
+            *(f"{' ' * len(head)}{part}".rstrip() for part in parts[1:])]
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -176,8 +287,14 @@ def pill_cell(summary: Summary) -> Cell:
 
 # --- the overview table ----------------------------------------------------------------------
 
-OVERVIEW_HEADER = ("CONNECTION", "CONNECTOR", "STATUS", "VERDICT", "HEALTH", "REASON",
-                   "LAST RUN", "FRESHNESS", "COVERAGE", "RECORDS", "SIZE", "NEXT ACTION")
+#: The overview's columns. Narrower than the whole table, the columns with the
+#: highest priority go first: what stays is the connection, its verdict pill,
+#: its last run and the next action, then freshness, health and its reason.
+OVERVIEW_COLUMNS = (
+    Column("CONNECTION"), Column("CONNECTOR", 5), Column("STATUS", 6), Column("VERDICT"),
+    Column("HEALTH", 2), Column("REASON", 3), Column("LAST RUN"), Column("FRESHNESS", 1),
+    Column("COVERAGE", 4), Column("RECORDS", 7), Column("SIZE", 8), Column("NEXT ACTION"),
+)
 
 
 def _last_run_cell(summary: Summary) -> str:
@@ -205,19 +322,22 @@ def overview_row(summary: Summary) -> list[object]:
     ]
 
 
-def overview_table(summaries: Sequence[Summary], *, color: bool = False) -> list[str]:
-    """One row per connection, in overview order."""
-    return table(OVERVIEW_HEADER, [overview_row(s) for s in summaries], color=color)
+def overview_table(summaries: Sequence[Summary], *, color: bool = False,
+                   width: int | None = None) -> list[str]:
+    """One row per connection, in overview order; `width`: see `table`."""
+    return table(OVERVIEW_COLUMNS, [overview_row(s) for s in summaries], color=color,
+                 width=width)
 
 
 # --- the show block --------------------------------------------------------------------------
 
 
 class _Block:
-    """Sections of `label  value` lines, values aligned in one column."""
+    """Sections of `label  value` lines, values aligned in one column and wrapped to `width`."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int | None = None) -> None:
         self.lines: list[str] = []
+        self.width = width
 
     def section(self, title: str, value: object = "") -> None:
         if self.lines:
@@ -230,10 +350,9 @@ class _Block:
     def _pair(self, indent: str, label: str, value: object) -> None:
         text = value if isinstance(value, str) else _cell(value).text
         head = f"{indent}{label}"
-        values = text.split("\n") if text else [""]
-        pad = max(_LABEL_WIDTH, len(head) + 2)
-        self.lines.append(f"{head.ljust(pad)}{values[0]}".rstrip())
-        self.lines.extend(f"{' ' * pad}{more}".rstrip() for more in values[1:])
+        head = head.ljust(max(_LABEL_WIDTH, len(head) + 2))
+        for n, line in enumerate(text.split("\n") if text else [""]):
+            self.lines.extend(_hang(head if n == 0 else " " * len(head), line, self.width))
 
 
 def _known_gaps(value: JsonValue) -> str:
@@ -302,12 +421,13 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def summary_block(summary: Summary, *, color: bool = False) -> list[str]:
-    """Every field group of one summary row, for humans."""
+def summary_block(summary: Summary, *, color: bool = False,
+                  width: int | None = None) -> list[str]:
+    """Every field group of one summary row, for humans; values wrap to `width`."""
     now = summary.observed_at
     health = summary.connection_health
     verdict = summary.rendered_verdict
-    block = _Block()
+    block = _Block(width)
 
     block.section(f"{summary.display_name} ({summary.connection_id})")
     block.field("owner", summary.owner_id)
@@ -416,33 +536,40 @@ def _run_row(run: RunSummary) -> list[object]:
     ]
 
 
-def _event_lines(events: Sequence[RunEvent]) -> list[str]:
-    header = ("SEQ", "AT (UTC)", "TYPE", "STATUS", "CONNECTION")
+#: The recent runs of `diagnostics`, and the latest run's events (see OVERVIEW_COLUMNS).
+RUN_COLUMNS = (Column("RUN"), Column("STATUS"), Column("STARTED (UTC)", 1), Column("TOOK", 3),
+               Column("EVENTS", 4), Column("SURFACE", 2), Column("GAPS", 5),
+               Column("FAILURE REASON"))
+EVENT_COLUMNS = (Column("SEQ"), Column("AT (UTC)", 1), Column("TYPE"), Column("STATUS"),
+                 Column("CONNECTION", 2))
+_EVENT_DATA = "        data "
+
+
+def _event_lines(events: Sequence[RunEvent], width: int | None) -> list[str]:
     rows = [[e.event_seq, format_time(e.occurred_at).removesuffix(" UTC"), e.event_type,
              e.status, e.connector_instance_id or e.connection_id] for e in events]
-    lines = table(header, rows, indent="  ")
+    lines, hidden = _layout(EVENT_COLUMNS, rows, color=False, indent="  ", width=width)
     out = lines[:1]
     for line, event in zip(lines[1:], events, strict=True):
         out.append(line)
         if event.data not in (None, {}):
-            out.append(f"        data {_compact_json(event.data)}")
-    return out
+            out += _hang(_EVENT_DATA, _compact_json(event.data), width)
+    return out + _hidden_note(hidden, width, "  ")
 
 
 def diagnostics_block(diagnostics: Diagnostics, *, run_limit: int | None = None,
-                      color: bool = False) -> list[str]:
+                      color: bool = False, width: int | None = None) -> list[str]:
     """The show block, then the recent runs and the latest run's events."""
-    lines = summary_block(diagnostics.summary, color=color)
+    lines = summary_block(diagnostics.summary, color=color, width=width)
     runs = diagnostics.recent_runs
     limit = "" if run_limit is None else f", at most {run_limit}"
     lines += ["", f"recent runs ({len(runs)}, newest first{limit})"]
     if runs:
-        lines += table(("RUN", "STATUS", "STARTED (UTC)", "TOOK", "EVENTS", "SURFACE", "GAPS",
-                        "FAILURE REASON"), [_run_row(r) for r in runs], indent="  ")
+        lines += table(RUN_COLUMNS, [_run_row(r) for r in runs], indent="  ", width=width)
     else:
         lines.append("  none")
     last = diagnostics.summary.last_run
     events = diagnostics.latest_run_events
     lines += ["", f"latest run events ({last.run_id if last else 'no run'}, {len(events)})"]
-    lines += _event_lines(events) if events else ["  none"]
+    lines += _event_lines(events, width) if events else ["  none"]
     return lines
