@@ -4,9 +4,12 @@
   and the comparison used to prove it does see a difference when there is one;
 * an edited applied migration, and a database newer than the code, are clear errors;
 * two real processes migrating one database at once both succeed;
-* an INVALID index left by an interrupted CONCURRENTLY build is rebuilt;
-* `migrate` twice is a no-op; `migrate --sql` applies nothing, and its SQL applied
-  with psql gives the same schema as `migrate`;
+* an INVALID index left by an interrupted CONCURRENTLY build is rebuilt, and
+  `status --check` reports one;
+* `migrate` twice is a no-op; `migrate --sql` applies nothing, and its script applied
+  with psql follows the same procedure: the same schema as `migrate`, the migration
+  lock (racing a CLI migrate without deadlocking it), the ledger checks, the rebuild
+  of an INVALID index, the sweep of routines the files no longer define;
 * the CLI's exit codes; the migration files' names and lock-impact headers.
 """
 
@@ -25,7 +28,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from connection_summary import cli, migrations
+from connection_summary import cli, migrations, queries
 from connection_summary.errors import (
     DatabaseUnavailable,
     MigrationChecksumMismatch,
@@ -93,6 +96,20 @@ def psql_binary() -> str:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     raise AssertionError(f"no psql binary found (looked at {candidates})")
+
+
+def run_psql(conninfo: str, script: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """The real psql, as docs/migrations.md tells a DBA to run `migrate --sql`'s script."""
+    return subprocess.run(
+        [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", *options, "-d", conninfo,
+         "-f", "-"],
+        input=script, capture_output=True, text=True, timeout=300, check=False)
+
+
+def invalid_indexes(conninfo: str) -> list[tuple[object, ...]]:
+    return execute(conninfo, """
+        select c.relname from pg_index as i inner join pg_class as c on i.indexrelid = c.oid
+        where c.relnamespace = to_regnamespace('connection_summary') and not i.indisvalid""")
 
 
 def index_state(conninfo: str, name: str) -> tuple[int, bool] | None:
@@ -231,7 +248,8 @@ def test_check_schema_reports_an_old_database(empty_db: str) -> None:
     with psycopg.connect(empty_db) as conn, pytest.raises(SchemaTooOld, match=last.path.name):
         migrations.check_schema(conn)
 
-    execute(empty_db, migrations.pending_sql(empty_db).replace(last.text, ""))
+    psql = run_psql(empty_db, migrations.pending_sql(empty_db).replace(last.text, ""))
+    assert psql.returncode == 0, psql.stderr
     with psycopg.connect(empty_db) as conn:
         migrations.check_schema(conn)
     execute(empty_db, "update connection_summary.schema_routines set checksum = 'old'")
@@ -423,16 +441,235 @@ def test_migrate_sql_applied_with_psql_equals_migrate(new_db: NewDb) -> None:
     """The DBA path: review `migrate --sql`, apply it with psql; same schema, same ledger."""
     by_psql, by_migrate = new_db(), new_db()
     script = migrations.pending_sql(by_psql)
-    proc = subprocess.run(
-        [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", by_psql, "-f", "-"],
-        input=script, capture_output=True, text=True, timeout=300, check=False)
+    proc = run_psql(by_psql, script)
     assert proc.returncode == 0, proc.stderr
     migrations.migrate(by_migrate)
 
     diff = schema_diff(by_migrate, by_psql)
     assert diff.empty, str(diff)
+    assert sorted(execute(by_psql, LEDGER_COUNTS)) == sorted(execute(by_migrate, LEDGER_COUNTS))
     assert migrations.migration_status(by_psql).up_to_date
     assert migrations.migrate(by_psql) == migrations.MigrateReport([], False, [])
+    # Run again, the script skips every step: another migrator may have applied them
+    # while it waited for the lock.
+    again = run_psql(by_psql, script)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("skipped") == len(migrations.migration_files()) + 1, again.stdout
+    assert schema_diff(by_migrate, by_psql).empty
+
+
+def _seed_first_migration(conninfo: str) -> None:
+    """The database as 0001 left it: spine_events exists, the spine index is pending."""
+    first = migrations.migration_files()[0]
+    execute(conninfo, queries.ENSURE_LEDGER)
+    execute(conninfo, first.text)
+    execute(conninfo, "insert into connection_summary.schema_migrations (version, name, "
+                      f"checksum) values (1, '{first.name}', '{first.checksum}')")
+    execute(conninfo, """insert into connection_summary.spine_events
+        (owner_id, event_type, source_kind, source_id, run_id, occurred_at)
+        select 'o' || g % 7, 'run.started', 'connector', 'c' || g % 97, 'r' || g, now()
+        from generate_series(1, 20000) as g""")
+
+
+def test_psql_script_racing_a_cli_migrate_does_not_deadlock(
+    new_db: NewDb, tmp_path: Path
+) -> None:
+    """psql applies `migrate --sql` while a CLI migrate builds the spine index.
+
+    The race is forced: a writer's open transaction holds the CLI's CREATE INDEX
+    CONCURRENTLY in its first wait, psql starts and waits for the migration lock,
+    then the writer ends. The build then waits for every older snapshot, psql's
+    included. A lock wait holding a snapshot (the script's former blocking
+    pg_advisory_lock) deadlocked here: PostgreSQL killed one of the two, and when
+    it was the CLI, psql's IF NOT EXISTS then kept its INVALID index and recorded
+    0002 as applied.
+    """
+    raced, reference = new_db(), new_db()
+    _seed_first_migration(raced)
+    script = tmp_path / "pending.sql"
+    script.write_text(migrations.pending_sql(raced))
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+
+    def activity(application: str, condition: str) -> str:
+        return (f"select count(*) > 0 from pg_stat_activity where application_name = "
+                f"'{application}' and {condition}")
+
+    with psycopg.connect(raced, autocommit=True) as watcher, psycopg.connect(raced) as writer:
+        def wait_for(query: str, *procs: subprocess.Popen[str]) -> None:
+            deadline = time.monotonic() + 60
+            while not (row := watcher.execute(query.encode()).fetchone()) or not row[0]:
+                assert time.monotonic() < deadline, f"timed out waiting for: {query}"
+                for proc in procs:
+                    assert proc.poll() is None, proc.communicate()
+                time.sleep(0.01)
+
+        writer.execute("""insert into connection_summary.spine_events
+            (owner_id, event_type, source_kind, source_id, run_id, occurred_at)
+            values ('o', 'run.started', 'connector', 'c', 'r', now())""")
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "connection_summary", "migrate", "--dsn",
+             psycopg.conninfo.make_conninfo(raced, application_name="cs_race_cli")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        wait_for(activity("cs_race_cli", "wait_event_type = 'Lock' "
+                          "and query ilike 'create index concurrently%'"), cli)
+        psql = subprocess.Popen(
+            [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script), "-d",
+             psycopg.conninfo.make_conninfo(raced, application_name="cs_race_psql")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        wait_for(activity("cs_race_psql", "query ilike '%advisory_lock%'"), cli, psql)
+        writer.rollback()
+        cli_out, cli_err = cli.communicate(timeout=120)
+        psql_out, psql_err = psql.communicate(timeout=120)
+
+    assert cli.returncode == 0, f"CLI exit {cli.returncode}\n{cli_out}\n{cli_err}"
+    assert psql.returncode == 0, f"psql exit {psql.returncode}\n{psql_out}\n{psql_err}"
+    assert "deadlock" not in cli_err + psql_err
+    assert "applied 0002_spine_source_run_index.sql" in cli_out
+    assert "waiting at most 00:05:00 for the migration lock" in psql_err, psql_err
+    # psql got the lock after the CLI finished, and skipped what the CLI applied.
+    assert psql_out.count("skipped") == len(migrations.migration_files()), psql_out
+    assert invalid_indexes(raced) == []
+    counts = {int(str(v)): int(str(n)) for v, n in execute(raced, LEDGER_COUNTS)}
+    assert counts == {m.version: 1 for m in migrations.migration_files()}
+    migrations.migrate(reference)
+    diff = schema_diff(reference, raced)
+    assert diff.empty, str(diff)
+    assert run_cli("status", "--check", "--dsn", raced).returncode == 0
+
+
+def test_psql_script_fails_fast_on_a_held_migration_lock(empty_db: str) -> None:
+    """With the lock held longer than lock_wait, psql stops with a message naming
+    the lock and what to do, having applied nothing; so does psql -1."""
+    script = migrations.pending_sql(empty_db, lock_wait="200ms")
+    with psycopg.connect(empty_db, autocommit=True) as holder:
+        holder.execute("select pg_advisory_lock(%s)", (migrations.MIGRATION_LOCK_KEY,))
+        started = time.monotonic()
+        proc = run_psql(empty_db, script)
+        assert time.monotonic() - started < 10
+        assert proc.returncode == 3, proc.stderr  # psql's exit code for ON_ERROR_STOP
+        assert (f"another migration has held the migration lock (pg_advisory_lock("
+                f"{migrations.MIGRATION_LOCK_KEY}), pid {holder.info.backend_pid}) for "
+                "longer than 00:00:00.2") in proc.stderr, proc.stderr
+        assert "run this script again" in proc.stderr
+        # The wait is the DBA's to choose: no wait at all.
+        fast = run_psql(empty_db, migrations.pending_sql(empty_db), "-v", "lock_wait=0")
+        assert fast.returncode == 3
+        assert "for longer than 00:00:00" in fast.stderr, fast.stderr
+    assert execute(empty_db, "select to_regnamespace('connection_summary')") == [(None,)]
+
+    single = run_psql(empty_db, script, "--single-transaction")
+    assert single.returncode == 3
+    assert "must run outside a transaction block" in single.stderr, single.stderr
+    assert execute(empty_db, "select to_regnamespace('connection_summary')") == [(None,)]
+
+
+def test_psql_script_checks_the_ledger_under_the_lock(empty_db: str) -> None:
+    """What changed between printing the script and running it is checked, as migrate
+    checks it: a newer release's migration, or routines, are never overwritten."""
+    script = migrations.pending_sql(empty_db)
+    _add_future_migration(empty_db)
+    proc = run_psql(empty_db, script)
+    assert proc.returncode == 3
+    assert "the database has migration(s) 9001_from_the_future that this script does not " \
+           "know" in proc.stderr, proc.stderr
+
+    execute(empty_db, "delete from connection_summary.schema_migrations where version = 9001;"
+                      "update connection_summary.schema_routines set checksum = 'newer'")
+    proc = run_psql(empty_db, script)
+    assert proc.returncode == 3
+    assert "the routines of the database changed since this script was printed" in \
+        proc.stderr, proc.stderr
+    assert execute(empty_db, "select checksum from connection_summary.schema_routines"
+                   ) == [("newer",)]
+
+
+def test_psql_script_drops_routines_the_files_no_longer_define(
+    empty_db: str, tmp_path: Path
+) -> None:
+    root = copy_of_sources(tmp_path)
+    probe = root / "sql" / "999_probe.sql"
+    probe.write_text("create or replace function connection_summary.cs_probe(p_x int) "
+                     "returns int language sql as 'select p_x';\n")
+    migrations.migrate(empty_db, root=root)
+    probe.write_text("create or replace function connection_summary.cs_probe(p_x text) "
+                     "returns text language sql as 'select p_x';\n")
+
+    proc = run_psql(empty_db, migrations.pending_sql(empty_db, root=root))
+
+    assert proc.returncode == 0, proc.stderr
+    assert execute(
+        empty_db,
+        "select p.oid::regprocedure::text from pg_proc as p "
+        "where p.proname = 'cs_probe' order by 1",
+    ) == [("connection_summary.cs_probe(text)",)]
+    assert migrations.migration_status(empty_db, root=root).up_to_date
+
+
+def test_psql_script_rebuilds_an_invalid_index(empty_db: str) -> None:
+    """The INVALID leftover of 0002, pending or recorded, is dropped and built again."""
+    migrations.migrate(empty_db)
+    for forget_the_migration in (True, False):
+        before = index_state(empty_db, SPINE_INDEX)
+        assert before is not None
+        execute(empty_db, f"""update pg_index set indisvalid = false
+            where indexrelid = 'connection_summary.{SPINE_INDEX}'::regclass""")
+        if forget_the_migration:
+            execute(empty_db, "delete from connection_summary.schema_migrations "
+                              "where version = 2")
+        script = migrations.pending_sql(empty_db)
+        assert "0002_spine_source_run_index.sql" in script
+
+        proc = run_psql(empty_db, script)
+
+        assert proc.returncode == 0, proc.stderr
+        assert "rebuilding the INVALID index(es) of 0002_spine_source_run_index.sql" in \
+            proc.stdout, proc.stdout
+        after = index_state(empty_db, SPINE_INDEX)
+        assert after is not None
+        assert after[1] is True
+        assert after[0] != before[0], "the INVALID index was kept instead of rebuilt"
+        assert migrations.migration_status(empty_db).up_to_date
+        assert execute(empty_db, LEDGER_COUNTS + " having version = 2") == [(2, 1)]
+
+
+def test_status_check_reports_an_invalid_index(
+    empty_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The leftover psql used to keep and record: status --check fails, migrate rebuilds
+    it; an INVALID index no migration builds is an error migrate will not guess about."""
+    migrations.migrate(empty_db)
+    execute(empty_db, f"""update pg_index set indisvalid = false
+        where indexrelid = 'connection_summary.{SPINE_INDEX}'::regclass""")
+
+    assert cli.main(["status", "--check", "--dsn", empty_db]) == SchemaTooOld.exit_code
+    out, err = capsys.readouterr()
+    assert f"INVALID index: {SPINE_INDEX} (0002_spine_source_run_index.sql)" in out
+    assert "up to date: no" in out
+    assert (f"error: index connection_summary.{SPINE_INDEX} is INVALID: a build by "
+            "0002_spine_source_run_index.sql was interrupted") in err, err
+    assert "run `connection-summary migrate` to rebuild it" in err
+    assert cli.main(["migrate", "--dsn", empty_db]) == 0
+    out, _ = capsys.readouterr()
+    assert f"rebuilt invalid index {SPINE_INDEX}" in out, out
+    assert "database is up to date" not in out
+    assert invalid_indexes(empty_db) == []
+    assert cli.main(["status", "--check", "--dsn", empty_db]) == 0
+    capsys.readouterr()
+
+    execute(empty_db, """
+        create index cs_probe_idx on connection_summary.connectors (connector_id);
+        update pg_index set indisvalid = false
+        where indexrelid = 'connection_summary.cs_probe_idx'::regclass""")
+    assert cli.main(["status", "--check", "--dsn", empty_db]) == MigrationError.exit_code
+    _, err = capsys.readouterr()
+    assert "cs_probe_idx is INVALID and no migration builds it" in err, err
+    assert "drop index concurrently connection_summary.cs_probe_idx" in err
+    with pytest.raises(MigrationError, match="cs_probe_idx is INVALID and no migration"):
+        migrations.migrate(empty_db)
+    with pytest.raises(MigrationError, match="cs_probe_idx is INVALID and no migration"):
+        migrations.pending_sql(empty_db)
+    execute(empty_db, "drop index connection_summary.cs_probe_idx")
+    assert cli.main(["status", "--check", "--dsn", empty_db]) == 0
 
 
 def test_status_reports_the_ledger(empty_db: str, capsys: pytest.CaptureFixture[str]) -> None:

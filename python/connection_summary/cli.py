@@ -138,7 +138,8 @@ def _timestamp(text: str) -> datetime:
 def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sql", action="store_true",
-        help="print the SQL of the pending migrations (for review or psql) and apply nothing")
+        help="print the pending migrations as a psql script that follows the same "
+             "procedure (lock, waits, checks), for review and psql -f; apply nothing")
     parser.add_argument(
         "--lock-wait", default="5min", metavar="INTERVAL", type=_interval,
         help="how long to wait for another running migration (default: %(default)s)")
@@ -149,7 +150,8 @@ def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_migrate(args: argparse.Namespace, db: Database) -> int:
     if args.sql:
-        print(migrations.pending_sql(db.conninfo), end="", file=sys.stdout)
+        print(migrations.pending_sql(db.conninfo, lock_wait=args.lock_wait,
+                                     lock_timeout=args.lock_timeout), end="", file=sys.stdout)
         return 0
     if db.embedded:
         _note("migrating a throw-away embedded PostgreSQL (no --dsn or DATABASE_URL); "
@@ -166,7 +168,7 @@ def run_migrate(args: argparse.Namespace, db: Database) -> int:
         print(f"applied {name}", file=out)
     print("routines (functions, views, triggers): "
           + ("applied" if report.routines_applied else "unchanged"), file=out)
-    if not report.applied and not report.routines_applied:
+    if not report.applied and not report.routines_applied and not report.rebuilt_indexes:
         print("database is up to date", file=out)
     return 0
 
@@ -177,7 +179,7 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check", action="store_true",
         help="exit non-zero (with the exit code of the mismatch) unless the database "
-             "matches this code exactly")
+             "matches this code exactly and has no INVALID index")
 
 
 def _status_exit_code(status: migrations.SchemaStatus) -> int:
@@ -186,6 +188,8 @@ def _status_exit_code(status: migrations.SchemaStatus) -> int:
         return errors.SchemaTooNew.exit_code
     if "modified" in states:
         return errors.MigrationChecksumMismatch.exit_code
+    if any(index.migration is None for index in status.invalid_indexes):
+        return errors.MigrationError.exit_code  # what `migrate` fails with
     if not status.up_to_date:
         return errors.SchemaTooOld.exit_code
     return 0
@@ -203,6 +207,7 @@ def run_status(args: argparse.Namespace, db: Database) -> int:
             "routines": status.routines_state,
             "up_to_date": status.up_to_date,
             "migrations": [asdict(m) for m in status.migrations],
+            "invalid_indexes": [asdict(i) for i in status.invalid_indexes],
         })
     else:
         out = sys.stdout
@@ -212,11 +217,18 @@ def run_status(args: argparse.Namespace, db: Database) -> int:
               file=out)
         print(f"routines: {status.routines_state}", file=out)
         print(f"up to date: {'yes' if status.up_to_date else 'no'}", file=out)
+        for index in status.invalid_indexes:
+            print(f"INVALID index: {index.name} ({index.migration or 'no migration builds it'})",
+                  file=out)
         print(file=out)
         _print_table(["version", "name", "state", "applied_at"],
                      [(f"{m.version:04d}", m.name, m.state, m.applied_at)
                       for m in status.migrations])
-    return _status_exit_code(status) if args.check else 0
+    if not args.check:
+        return 0
+    for index in status.invalid_indexes:
+        print(f"connection-summary: error: {index.advice}", file=sys.stderr)
+    return _status_exit_code(status)
 
 
 # --- reading: overview, show, diagnostics ----------------------------------------------------

@@ -59,11 +59,16 @@ on conflict (singleton) do update
 set checksum = excluded.checksum, applied_at = now();
 
 -- name: invalid_indexes
+-- The schema's INVALID indexes (an interrupted CREATE INDEX CONCURRENTLY or
+-- REINDEX CONCURRENTLY leaves one), among `names`, or all of them when null.
 select c.relname
 from pg_index as i
 inner join pg_class as c on i.indexrelid = c.oid
 inner join pg_namespace as n on c.relnamespace = n.oid
-where n.nspname = %(schema)s and c.relname = any(%(names)s) and not i.indisvalid;
+where n.nspname = %(schema)s
+    and (%(names)s::text[] is null or c.relname = any(%(names)s::text[]))
+    and not i.indisvalid
+order by c.relname;
 
 -- name: stale_routines
 -- Routines of the schema not (re)created by the current transaction: views
