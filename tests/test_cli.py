@@ -342,6 +342,23 @@ def test_show_and_diagnostics_json_are_the_sql_json(
     assert diagnosed == typed.to_json()
 
 
+def test_json_carries_integers_of_any_length(
+        demo: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    """jsonb accepts 1e5000 and returns it as 5,001 digits: --json prints it exactly."""
+    conninfo, now = demo
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            "insert into connection_summary.spine_events (owner_id, event_type, status, "
+            "source_kind, source_id, run_id, occurred_at, connector_instance_id, data) "
+            "values ('bob', 'run.completed', 'succeeded', 'connector', 'gmail', 'run-huge', "
+            "%s::timestamptz, 'gmail-bob', '{\"known_gaps\": [], \"n\": 1e5000}')", (now,))
+    code, out, err = run(capsys, "--dsn", conninfo, "--json", "diagnostics", "bob", "gmail-bob",
+                         "--now", now)
+    assert code == 0, err
+    events = json.loads(out)["latest_run_events"]
+    assert events[-1]["data"]["n"] == 10 ** 5000
+
+
 def test_diagnostics_adds_recent_runs_and_the_latest_runs_events(
         demo: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     conninfo, now = demo

@@ -776,6 +776,9 @@ def open_database(dsn: str | None) -> Iterator[Database]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # jsonb holds integers of up to 131,072 digits; Python's str() of an int
+    # stops at 4,300 by default, which would make --json fail on them.
+    sys.set_int_max_str_digits(0)
     parser = build_parser()
     args = parser.parse_args(argv)
     command = COMMANDS[args.command]
