@@ -282,7 +282,11 @@ as $$
         where p_deep
     ),
 
-    candidates as (
+    -- Materialized: each candidate's run is then looked up by its full key
+    -- (run_evidence_pkey). Flattened, a generic plan may scan all the runs of
+    -- each connector through a claim index and filter on the run id, which
+    -- grows with the connector's history.
+    candidates as materialized (
         select cd.connector_instance_id, cd.connector_id, v.head, v.run_id
         from claimed as cd
         cross join lateral (
