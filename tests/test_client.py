@@ -74,8 +74,7 @@ def _summary_columns(conninfo: str) -> list[str]:
 
 
 def test_summary_keeps_every_column_of_the_composite_type(seeded: str) -> None:
-    fields = [f.name for f in dataclasses.fields(Summary)
-              if f.name not in ("extra", "absent_keys")]
+    fields = [f.name for f in dataclasses.fields(Summary) if not f.name.startswith("_")]
     assert fields == _summary_columns(seeded)
 
 
@@ -86,7 +85,7 @@ def test_overview_lists_the_owners_non_draft_connections_in_order(client: Client
     assert {r.owner_id for r in rows} == {ALICE}
     assert {r.depth for r in rows} == {"overview"}
     assert {r.observed_at for r in rows} == {NOW}
-    assert all(r.extra == {} for r in rows)
+    assert all(r._extra == {} for r in rows)
     assert [r.connection_id for r in client.overview(BOB, now=NOW)] == BOB_CONNECTIONS
     assert client.overview("nobody", now=NOW) == []
 
@@ -130,10 +129,10 @@ def test_overview_rows_are_typed(client: Client) -> None:
 
 
 def _unknown_keys(value: object, path: str = "") -> list[str]:
-    """Paths of every JSON key a model did not know (kept in `extra`)."""
+    """Paths of every JSON key a model did not know (kept in `_extra`)."""
     found: list[str] = []
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        extra = getattr(value, "extra", {})
+        extra = getattr(value, "_extra", {})
         found += [f"{path}.{key}" for key in extra]
         for f in dataclasses.fields(value):
             found += _unknown_keys(getattr(value, f.name), f"{path}.{f.name}")
@@ -163,21 +162,36 @@ def test_overview_round_trips_the_json_of_overview_json(seeded: str, client: Cli
     assert [s.to_json() for s in client.overview(ALICE, now=NOW)] == expected
 
 
+def _datetimes(value: object) -> list[datetime]:
+    if isinstance(value, datetime):
+        return [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [d for f in dataclasses.fields(value) for d in _datetimes(getattr(value, f.name))]
+    return [d for v in value for d in _datetimes(v)] if isinstance(value, tuple) else []
+
+
 @pytest.mark.parametrize("timezone_setting", ["UTC", "Asia/Kolkata", "America/St_Johns"])
 def test_round_trip_in_any_session_time_zone(seeded: str, timezone_setting: str) -> None:
+    """Every datetime is in timezone.utc whatever the session's TimeZone, and to_json
+    writes the JSON the SQL gives in a UTC session."""
+    query = ("select connection_summary.for_route_json("
+             "p_owner_id => %s, p_route_id => 'mail-a1', p_now => %s)")
+    with psycopg.connect(seeded, options="-c TimeZone=UTC") as conn:
+        row = conn.execute(query, (ALICE, NOW)).fetchone()
     with psycopg.connect(seeded, options=f"-c TimeZone={timezone_setting}") as conn:
-        row = conn.execute("select connection_summary.for_route_json("
-                           "p_owner_id => %s, p_route_id => 'mail-a1', p_now => %s)",
-                           (ALICE, NOW)).fetchone()
+        zoned = conn.execute(query, (ALICE, NOW)).fetchone()
         composite = conn.cursor(row_factory=dict_row).execute(
             "select * from connection_summary.for_route("
             "p_owner_id => %s, p_route_id => 'mail-a1', p_now => %s)", (ALICE, NOW)).fetchone()
     assert row is not None
+    assert zoned is not None
     assert composite is not None
     summary = Summary.from_json(row[0])
     assert summary.to_json() == row[0]
-    assert Summary.from_row(composite) == summary
-    assert Summary.from_row(composite).to_json() == row[0]
+    for read in (Summary.from_row(composite), Summary.from_json(zoned[0])):
+        assert read == summary
+        assert read.to_json() == row[0]
+        assert {d.tzinfo for d in _datetimes(read)} == {UTC}
 
 
 def test_timestamps_are_written_as_postgres_writes_them(seeded: str) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from connection_summary import cli, migrations, queries
+from connection_summary import cli, migrations
 from connection_summary.errors import (
     DatabaseUnavailable,
     MigrationChecksumMismatch,
@@ -461,7 +461,7 @@ def test_migrate_sql_applied_with_psql_equals_migrate(new_db: NewDb) -> None:
 def _seed_first_migration(conninfo: str) -> None:
     """The database as 0001 left it: spine_events exists, the spine index is pending."""
     first = migrations.migration_files()[0]
-    execute(conninfo, queries.ENSURE_LEDGER)
+    execute(conninfo, migrations.QUERIES["ensure_ledger"])
     execute(conninfo, first.text)
     execute(conninfo, "insert into connection_summary.schema_migrations (version, name, "
                       f"checksum) values (1, '{first.name}', '{first.checksum}')")

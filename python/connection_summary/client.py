@@ -1,46 +1,38 @@
 """`Client` (sync) and `AsyncClient` (asyncio): the thin wrapper around the read functions.
 
-Each method sends one statement from queries.sql over a psycopg_pool pool and
-returns typed results (models.py). A pool the caller passes in is used and
-never closed; otherwise the client creates its own from a conninfo and closes
-it in `close()`. The schema is checked once, at start, against the migration
-ledger (SchemaTooOld / SchemaTooNew). Every psycopg error is mapped to the
-package's own types (errors.map_database_error).
+Each method sends one statement of queries.sql over a psycopg_pool pool and returns
+typed results (models.py); every psycopg error is mapped to the package's own types. A
+caller's pool is used and never closed; otherwise the client makes one and closes it.
+The schema is checked once, at start. `overview` goes through the coalescing registry
+(coalesce.py) unless `coalesce=False`; `cache_ttl` keeps its results that long, and
+`listen=True` drops those of the owner each `connection_summary_changed` names.
 
-`overview` calls go through the coalescing registry (coalesce.py): concurrent
-equal calls share one execution; `coalesce=False` bypasses it, and
-`for_route`/`diagnostics` never use it. `cache_ttl` opts into keeping overview
-results that long; with `listen=True` the client LISTENs on
-`connection_summary_changed` and drops cached results of the owner named in
-each notification.
-
-After a server restart every idle pooled connection is dead. Each call checks
-the connection it takes (an empty query); when that finds it dead, the client
-has the pool check its other idle connections (`pool.check()` replaces the dead
-ones) and takes a fresh connection, once. So the first call after a restart
-succeeds, whatever the pool size, for client-made and callers' pools alike.
+After a server restart every idle pooled connection is dead: each call checks the
+connection it takes and, finding it dead, has the pool check (and replace) its idle ones
+and takes a fresh one, once. So the first call after a restart succeeds, whatever the
+pool size.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from . import queries
 from .coalesce import REGISTRY, OverviewKey
 from .errors import ConnectionSummaryError, InvalidArgument, map_database_error
-from .migrations import check_schema
+from .migrations import QUERIES, check_schema
 from .models import Diagnostics, Summary, json_loads
 
 #: The largest `limit` / `run_limit` the SQL accepts (it enforces the same bound).
@@ -48,12 +40,16 @@ MAX_LIMIT = 1000
 
 __all__ = ["MAX_LIMIT", "AsyncClient", "Client"]
 
+T = TypeVar("T")
+Rows = list[dict[str, Any]]
+# The statement, its parameters and how to read its rows: all of a call but the I/O.
+Call = tuple[str, dict[str, Any], Callable[[Rows], T]]
 
-# --- input checks (the SQL checks again and is the source of truth) ---------------------------
 
-
-def _check_text(value: str, name: str) -> str:
-    """Text the database can hold: valid UTF-8 (no lone surrogates), no NUL."""
+# Input checks; the SQL checks again and is the source of truth.
+def _check_text(value: object, name: str, *, empty: bool = True) -> str:
+    if not isinstance(value, str) or not (empty or value):
+        raise InvalidArgument(f"{name} must be a non-empty string, got {value!r}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -61,12 +57,6 @@ def _check_text(value: str, name: str) -> str:
     if "\x00" in value:
         raise InvalidArgument(f"{name} must not contain NUL characters: {value!r}")
     return value
-
-
-def _check_id(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgument(f"{name} must be a non-empty string, got {value!r}")
-    return _check_text(value, name)
 
 
 def _check_count(value: object, name: str) -> int:
@@ -77,154 +67,75 @@ def _check_count(value: object, name: str) -> int:
     return value
 
 
-def _check_now(now: object) -> datetime | None:
-    if now is None:
-        return None
-    if not isinstance(now, datetime) or now.utcoffset() is None:
+def _params(owner_id: object, now: object, **more: object) -> dict[str, Any]:
+    if now is not None and (not isinstance(now, datetime) or now.utcoffset() is None):
         raise InvalidArgument(f"now must be a timezone-aware datetime, got {now!r}")
-    return now
+    return {"owner_id": _check_text(owner_id, "owner_id", empty=False), "now": now, **more}
 
 
-def _overview_params(owner_id: object, now: object, limit: object,
-                     after: object) -> dict[str, Any]:
+def _overview(owner_id: object, now: object, limit: object,
+              after: object) -> Call[tuple[Summary, ...]]:
     if after is not None and not isinstance(after, str):
         raise InvalidArgument(f"after must be a cursor string, got {after!r}")
-    return {
-        "owner_id": _check_id(owner_id, "owner_id"),
-        "now": _check_now(now),
-        "limit": None if limit is None else _check_count(limit, "limit"),
-        "after": None if after is None else _check_text(after, "after"),
-    }
+    params = _params(owner_id, now, limit=None if limit is None else _check_count(limit, "limit"),
+                     after=None if after is None else _check_text(after, "after"))
+    return QUERIES["overview"], params, lambda rows: tuple(map(Summary.from_row, rows))
 
 
-def _route_params(owner_id: object, route_id: object, now: object) -> dict[str, Any]:
-    return {
-        "owner_id": _check_id(owner_id, "owner_id"),
-        "route_id": _check_id(route_id, "route_id"),
-        "now": _check_now(now),
-    }
+def _for_route(owner_id: object, route_id: object, now: object) -> Call[Summary | None]:
+    params = _params(owner_id, now, route_id=_check_text(route_id, "route_id", empty=False))
+    return QUERIES["for_route"], params, lambda rows: Summary.from_row(rows[0]) if rows else None
 
 
-def _overview_key(database: str, params: Mapping[str, Any]) -> OverviewKey:
-    return OverviewKey(database, params["owner_id"], params["now"], params["limit"],
-                       params["after"])
+def _diagnostics(owner_id: object, route_id: object, now: object,
+                 run_limit: object) -> Call[Diagnostics | None]:
+    params = _for_route(owner_id, route_id, now)[1]
+    params["run_limit"] = _check_count(run_limit, "run_limit")
+    return QUERIES["diagnostics"], params, _read_diagnostics
 
 
-def _summaries(rows: list[dict[str, Any]]) -> tuple[Summary, ...]:
-    return tuple(Summary.from_row(row) for row in rows)
-
-
-def _diagnostics(rows: list[dict[str, Any]]) -> Diagnostics | None:
+def _read_diagnostics(rows: Rows) -> Diagnostics | None:
     value = rows[0]["diagnostics"] if rows else None
     return None if value is None else Diagnostics.from_json(value)
 
 
-def _next_page(page: list[Summary], page_size: int) -> str | None:
-    """The cursor to continue after `page`, or None when it was the last page."""
-    if len(page) < page_size:
-        return None
-    return page[-1].cursor
-
-
-# --- connections: schema check, database identity, conninfo of a pool -------------------------
-
-
-def _conninfo_keywords() -> frozenset[str]:
-    return frozenset(o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults())
-
-
 def _merge_conninfo(conninfo: object, kwargs: object) -> str:
     """A conninfo reaching a pool's database: its conninfo plus its connection keywords."""
-    keywords = _conninfo_keywords()
+    keywords = {o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults()}
     extra = ({k: v for k, v in kwargs.items() if k in keywords}
              if isinstance(kwargs, Mapping) else {})
     return psycopg.conninfo.make_conninfo(str(conninfo or ""), **extra)
 
 
-def _sync_pool_conninfo(pool: ConnectionPool[Any]) -> str:
-    """The conninfo of a caller's pool (which may give it, or its kwargs, by a callable)."""
-    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
-    kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
-    return _merge_conninfo(conninfo, kwargs)
-
-
-async def _async_pool_conninfo(pool: AsyncConnectionPool[Any]) -> str:
-    """The conninfo of a caller's async pool (callables may be sync or async)."""
-    conninfo: object = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
-    if inspect.isawaitable(conninfo):
-        conninfo = await conninfo
-    kwargs: object = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
-    if inspect.isawaitable(kwargs):
-        kwargs = await kwargs
-    return _merge_conninfo(conninfo, kwargs)
-
-
-def _start(conn: psycopg.Connection[Any]) -> str:
-    """Check the schema against the ledger; return the database identity for coalescing."""
-    saved = conn.row_factory
-    conn.row_factory = tuple_row
-    try:
-        check_schema(conn, strict_routines=False)
-    finally:
-        conn.row_factory = saved
-    info = conn.info
-    options = info.get_parameters().get("options", "")
-    return (f"host={info.host} port={info.port} dbname={info.dbname} user={info.user} "
-            f"options={options}")
-
-
-def _alive(conn: psycopg.Connection[Any]) -> bool:
-    """Whether a pool connection answers an empty query; False when it is gone."""
-    try:
-        ConnectionPool.check_connection(conn)
-    except psycopg.Error:
-        if conn.closed:  # the server restarted, or the backend was terminated
-            return False
-        raise
-    return True
-
-
-async def _async_alive(conn: psycopg.AsyncConnection[Any]) -> bool:
-    """The asyncio counterpart of `_alive`."""
-    try:
-        await AsyncConnectionPool.check_connection(conn)
-    except psycopg.Error:
-        if conn.closed:
-            return False
-        raise
-    return True
+def _pool_settings(pool: ConnectionPool[Any] | AsyncConnectionPool[Any]) -> list[object]:
+    return [value() if callable(value) else value for value in (pool.conninfo, pool.kwargs)]
 
 
 def _connect_and_start(conninfo: str, timeout: float) -> str:
+    """Check the schema on a plain connection (its errors say why the database is
+    unreachable); return the database identity, part of every coalescing key."""
     try:
-        with psycopg.connect(conninfo, connect_timeout=max(1, round(timeout))) as conn:
-            return _start(conn)
+        with psycopg.connect(conninfo, connect_timeout=max(1, round(timeout)),
+                             row_factory=tuple_row) as conn:
+            check_schema(conn, strict_routines=False)
+            info = conn.info
+            return (f"host={info.host} port={info.port} dbname={info.dbname} "
+                    f"user={info.user} options={info.get_parameters().get('options', '')}")
     except psycopg.Error as exc:
         raise map_database_error(exc) from exc
-
-
-# --- LISTEN for changes ----------------------------------------------------------------------
-
-
-def _on_notify(database: str, payload: str) -> None:
-    # The payload is an owner id; '*' (the shared connector catalog changed) or
-    # an empty payload means every owner.
-    REGISTRY.invalidate(None if payload in ("", "*") else payload, database=database)
 
 
 class _Listener:
     """A thread with its own connection, LISTENing on connection_summary_changed.
 
-    The first connection is made by the constructor (so a bad conninfo fails
-    the client's start); after a lost connection it reconnects with backoff
-    and drops every cached result of the database, since notifications may
-    have been missed meanwhile.
+    A thread serves the async client too: invalidation is thread-safe, and no event
+    loop has to outlive it. The constructor connects (a bad conninfo fails the client's
+    start); a lost connection is made again with backoff, and then every cached result
+    of the database is dropped, since notifications may have been missed meanwhile.
     """
 
     def __init__(self, conninfo: str, database: str, timeout: float) -> None:
-        self._conninfo = conninfo
-        self._database = database
-        self._timeout = timeout
+        self._conninfo, self._database, self._timeout = conninfo, database, timeout
         self._stop = threading.Event()
         self._conn: psycopg.Connection[Any] | None = self._connect()
         self._thread = threading.Thread(target=self._run, name="connection-summary-listen",
@@ -234,7 +145,7 @@ class _Listener:
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self._conninfo, autocommit=True,
                                connect_timeout=max(1, round(self._timeout)))
-        conn.execute(queries.LISTEN_CHANGES)
+        conn.execute(QUERIES["listen_changes"])
         return conn
 
     def _run(self) -> None:
@@ -246,7 +157,10 @@ class _Listener:
                     REGISTRY.invalidate(database=self._database)
                     backoff = 0.1
                 for notify in self._conn.notifies(timeout=0.2):
-                    _on_notify(self._database, notify.payload)
+                    # The payload is an owner id; '*' (the shared connector catalog
+                    # changed) or an empty payload means every owner.
+                    owner = None if notify.payload in ("", "*") else notify.payload
+                    REGISTRY.invalidate(owner, database=self._database)
             except psycopg.Error:
                 if self._conn is not None:
                     self._conn.close()
@@ -261,187 +175,126 @@ class _Listener:
         self._thread.join()
 
 
-class _AsyncListener:
-    """The asyncio counterpart of `_Listener`: a task with its own connection."""
+class _Reader:
+    """State and rules of a client; the subclasses add only the I/O."""
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any], conninfo: str, database: str,
-                 connect_timeout: float) -> None:
-        self._conn: psycopg.AsyncConnection[Any] | None = conn
-        self._conninfo = conninfo
-        self._database = database
-        self._timeout = connect_timeout
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    @classmethod
-    async def start(cls, conninfo: str, database: str, connect_timeout: float) -> _AsyncListener:
-        conn = await cls._connect(conninfo, connect_timeout)
-        return cls(conn, conninfo, database, connect_timeout)
+    def __init__(self, pool: ConnectionPool[Any] | AsyncConnectionPool[Any] | None,
+                 conninfo: str, cache_ttl: float | None, listen: bool, timeout: float) -> None:
+        self._cache_ttl, self._listen, self._timeout_setting = cache_ttl, listen, timeout
+        self._listener: _Listener | None = None
+        self._database: str | None = None
+        self._closed = False
+        self._owns_pool = pool is None
+        # A caller's pool waits as it was configured to; the conninfo is read from it.
+        self._timeout: float | None = None if pool is not None else timeout
+        self._conninfo: str | None = None if pool is not None else conninfo
 
     @staticmethod
-    async def _connect(conninfo: str, connect_timeout: float) -> psycopg.AsyncConnection[Any]:
-        conn = await psycopg.AsyncConnection.connect(
-            conninfo, autocommit=True, connect_timeout=max(1, round(connect_timeout)))
-        await conn.execute(queries.LISTEN_CHANGES)
-        return conn
+    def _pool_kwargs(max_size: int, timeout: float) -> dict[str, Any]:
+        # No `check=` callback: psycopg_pool sleeps 1 s, 2 s, 4 s... after each
+        # connection its check finds dead, so after a restart a pool of idle
+        # connections would outlast `timeout`. `_connection` checks instead.
+        return {"min_size": 1, "max_size": max_size, "open": False, "timeout": timeout,
+                "name": "connection-summary"}
 
-    async def _run(self) -> None:
-        backoff = 0.1
-        try:
-            while True:
-                try:
-                    if self._conn is None:
-                        self._conn = await self._connect(self._conninfo, self._timeout)
-                        REGISTRY.invalidate(database=self._database)
-                        backoff = 0.1
-                    async for notify in self._conn.notifies():
-                        _on_notify(self._database, notify.payload)
-                except psycopg.Error:
-                    if self._conn is not None:
-                        await self._conn.close()
-                        self._conn = None
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-        finally:
-            if self._conn is not None:
-                await self._conn.close()
+    def _start_listener(self, database: str) -> None:
+        if self._listen and self._conninfo is not None:
+            self._listener = _Listener(self._conninfo, database, self._timeout_setting)
 
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+    def _key(self, params: Mapping[str, Any]) -> OverviewKey:
+        assert self._database is not None
+        return OverviewKey(self._database, params["owner_id"], params["now"], params["limit"],
+                           params["after"])
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConnectionSummaryError("the client is closed")
+
+    def invalidate(self, owner_id: str | None = None) -> None:
+        """Drop cached overview results of this database (of one owner, or all)."""
+        if self._database is not None:
+            REGISTRY.invalidate(owner_id, database=self._database)
 
 
-# --- the sync client -------------------------------------------------------------------------
-
-
-class Client:
+class Client(_Reader):
     """Reads connection summaries through a psycopg_pool ConnectionPool.
 
-    `Client(conninfo)` creates (and in `close()` closes) a pool of its own;
-    `Client(pool)` uses the caller's open pool and never closes it; make that pool
-    without a `check=` callback (the client checks connections itself, see
-    `_connection`; the pool's check sleeps after each dead connection it finds).
-    `cache_ttl` (seconds) lets overview results be reused that long;
-    `listen=True` drops them when the database NOTIFYs a change.
-    `timeout` bounds connecting and waiting for a pool connection.
+    `Client(conninfo)` makes (and `close()` closes) a pool of its own; `Client(pool)`
+    uses the caller's open pool, which should have no `check=` callback (the client
+    checks connections itself). `cache_ttl` (seconds) lets overview results be reused
+    that long; `listen=True` drops them when the database NOTIFYs a change. `timeout`
+    bounds connecting and waiting for a pool connection.
     """
 
-    def __init__(
-        self,
-        conninfo: str | ConnectionPool[Any] = "",
-        *,
-        cache_ttl: float | None = None,
-        listen: bool = False,
-        timeout: float = 30.0,
-        max_size: int = 10,
-    ) -> None:
-        self._cache_ttl = cache_ttl
-        self._listener: _Listener | None = None
-        self._closed = False
-        if isinstance(conninfo, ConnectionPool):
-            self._pool: ConnectionPool[Any] = conninfo
-            self._owns_pool = False
-            self._timeout: float | None = None
-            self._conninfo = _sync_pool_conninfo(conninfo)
-            try:
-                with self._connection() as conn:
-                    self._database = _start(conn)
-            except psycopg.Error as exc:
-                raise map_database_error(exc) from exc
-        else:
-            self._owns_pool = True
-            self._timeout = timeout
-            self._conninfo = conninfo
-            # One plain connection first: its errors say why the database is unreachable.
-            self._database = _connect_and_start(conninfo, timeout)
-            # No `check=` callback: psycopg_pool sleeps 1 s, 2 s, 4 s... after each
-            # connection its check finds dead, so after a restart a pool of idle
-            # connections would outlast `timeout`. `_connection` checks instead.
-            self._pool = ConnectionPool(
-                conninfo, min_size=1, max_size=max_size, open=False, timeout=timeout,
-                name="connection-summary")
-            try:
+    def __init__(self, conninfo: str | ConnectionPool[Any] = "", *,
+                 cache_ttl: float | None = None, listen: bool = False, timeout: float = 30.0,
+                 max_size: int = 10) -> None:
+        caller_pool = conninfo if isinstance(conninfo, ConnectionPool) else None
+        super().__init__(caller_pool, str(conninfo), cache_ttl, listen, timeout)
+        self._pool = caller_pool or ConnectionPool(str(conninfo),
+                                                   **self._pool_kwargs(max_size, timeout))
+        if caller_pool is not None:
+            self._conninfo = _merge_conninfo(*_pool_settings(caller_pool))
+        self._database = _connect_and_start(self._conninfo or "", timeout)
+        try:
+            if self._owns_pool:
                 self._pool.open(wait=True, timeout=timeout)
-            except psycopg.Error as exc:
-                self._pool.close()
-                raise map_database_error(exc) from exc
-        if listen:
-            try:
-                self._listener = _Listener(self._conninfo, self._database, timeout)
-            except psycopg.Error as exc:
-                self.close()
-                raise map_database_error(exc) from exc
+            self._start_listener(self._database)
+        except psycopg.Error as exc:
+            self.close()
+            raise map_database_error(exc) from exc
 
     @property
     def database_identity(self) -> str:
         """Which database this client reads: part of every coalescing key."""
+        assert self._database is not None
         return self._database
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pool connection that has just answered a check.
+        """A pool connection that has just answered a check, retried once when it was dead.
 
-        A connection found dead (after a server restart every idle one is) is
-        given back, the pool checks its other idle connections and replaces the
-        dead ones, and a fresh connection is taken: one retry. Only the check
-        ran on the dead connection, never the statement; the statements are
-        side-effect-free reads anyway, so running one on a fresh connection is
-        always safe.
+        Only the check ran on the dead connection, never the statement (and every
+        statement is a side-effect-free read anyway).
         """
-        with self._pool.connection(timeout=self._timeout) as conn:
-            if _alive(conn):
-                yield conn
-                return
-        self._pool.check()
-        with self._pool.connection(timeout=self._timeout) as conn:
-            ConnectionPool.check_connection(conn)  # dead again: the server is going away
-            yield conn
+        for retry in (False, True):
+            with self._pool.connection(timeout=self._timeout) as conn:
+                try:
+                    ConnectionPool.check_connection(conn)
+                except psycopg.Error:
+                    if retry or not conn.closed:  # not dead, or dead again: the server is going
+                        raise
+                else:
+                    yield conn
+                    return
+            self._pool.check()
 
-    def _fetch(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        if self._closed:
-            raise ConnectionSummaryError("the client is closed")
+    def _read(self, query: str, params: Mapping[str, Any], decode: Callable[[Rows], T]) -> T:
+        self._check_open()
         try:
             with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
                 set_json_loads(json_loads, cur)  # any integer jsonb holds
                 cur.execute(query, params)
-                rows: list[dict[str, Any]] = cur.fetchall()
-                return rows
+                return decode(cur.fetchall())
         except psycopg.Error as exc:
             raise map_database_error(exc) from exc
 
-    def _overview(self, params: Mapping[str, Any]) -> tuple[Summary, ...]:
-        return _summaries(self._fetch(queries.OVERVIEW, params))
-
-    def overview(
-        self,
-        owner_id: str,
-        *,
-        now: datetime | None = None,
-        limit: int | None = None,
-        after: str | None = None,
-        coalesce: bool = True,
-    ) -> list[Summary]:
-        """The owner's non-draft connections, in overview order (CONTRACT §3).
+    def overview(self, owner_id: str, *, now: datetime | None = None, limit: int | None = None,
+                 after: str | None = None, coalesce: bool = True) -> list[Summary]:
+        """The owner's non-draft connections, in overview order (docs/contract.md).
 
         `limit` (1..1000) and `after` (a row's `cursor`) page through them.
         Concurrent equal calls share one execution unless `coalesce=False`.
         """
-        params = _overview_params(owner_id, now, limit, after)
-        if not coalesce:
-            return list(self._overview(params))
-        key = _overview_key(self._database, params)
-        return list(REGISTRY.call(key, lambda: self._overview(params), ttl=self._cache_ttl))
+        call = _overview(owner_id, now, limit, after)
+        read = functools.partial(self._read, *call)
+        return list(REGISTRY.call(self._key(call[1]), read, ttl=self._cache_ttl)
+                    if coalesce else read())
 
-    def iter_overview(
-        self,
-        owner_id: str,
-        *,
-        now: datetime | None = None,
-        page_size: int = 100,
-        coalesce: bool = True,
-    ) -> Iterator[Summary]:
+    def iter_overview(self, owner_id: str, *, now: datetime | None = None,
+                      page_size: int = 100, coalesce: bool = True) -> Iterator[Summary]:
         """Every overview row, fetched `page_size` at a time; `now` is pinned across pages."""
-        _overview_params(owner_id, now, page_size, None)
+        _overview(owner_id, now, page_size, None)
 
         def pages() -> Iterator[Summary]:
             pinned, after = now, None
@@ -449,10 +302,9 @@ class Client:
                 page = self.overview(owner_id, now=pinned, limit=page_size, after=after,
                                      coalesce=coalesce)
                 yield from page
-                after = _next_page(page, page_size)
-                if after is None:
+                if len(page) < page_size:
                     return
-                pinned = pinned or page[0].observed_at
+                pinned, after = pinned or page[0].observed_at, page[-1].cursor
 
         return pages()
 
@@ -460,29 +312,21 @@ class Client:
                   now: datetime | None = None) -> Summary | None:
         """The deep summary of one connection (instance id, or a connector id with one
         non-draft connection), or None when the route names none of the owner's."""
-        rows = self._fetch(queries.FOR_ROUTE, _route_params(owner_id, route_id, now))
-        return Summary.from_row(rows[0]) if rows else None
+        return self._read(*_for_route(owner_id, route_id, now))
 
     def diagnostics(self, owner_id: str, route_id: str, *, now: datetime | None = None,
                     run_limit: int = 20) -> Diagnostics | None:
         """The deep summary plus recent runs and the latest run's events, or None."""
-        params = {**_route_params(owner_id, route_id, now),
-                  "run_limit": _check_count(run_limit, "run_limit")}
-        return _diagnostics(self._fetch(queries.DIAGNOSTICS, params))
-
-    def invalidate(self, owner_id: str | None = None) -> None:
-        """Drop cached overview results of this database (of one owner, or all)."""
-        REGISTRY.invalidate(owner_id, database=self._database)
+        return self._read(*_diagnostics(owner_id, route_id, now, run_limit))
 
     def close(self) -> None:
         """Stop the listener and close the pool if the client created it."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._listener is not None:
-            self._listener.close()
-        if self._owns_pool:
-            self._pool.close()
+        if not self._closed:
+            self._closed = True
+            if self._listener is not None:
+                self._listener.close()
+            if self._owns_pool:
+                self._pool.close()
 
     def __enter__(self) -> Self:
         return self
@@ -492,45 +336,21 @@ class Client:
         self.close()
 
 
-# --- the async client ------------------------------------------------------------------------
+class AsyncClient(_Reader):
+    """The asyncio client, over a psycopg_pool AsyncConnectionPool; arguments as `Client`'s.
 
-
-class AsyncClient:
-    """The asyncio client, over a psycopg_pool AsyncConnectionPool.
-
-    Use `async with AsyncClient(conninfo) as client:` or `await client.open()`;
-    the first call opens it otherwise. Arguments are those of `Client`.
+    `async with AsyncClient(conninfo) as client:`, or `await client.open()`; else the
+    first call opens it.
     """
 
-    def __init__(
-        self,
-        conninfo: str | AsyncConnectionPool[Any] = "",
-        *,
-        cache_ttl: float | None = None,
-        listen: bool = False,
-        timeout: float = 30.0,
-        max_size: int = 10,
-    ) -> None:
-        self._cache_ttl = cache_ttl
-        self._listen = listen
-        self._timeout_setting = timeout
-        self._listener: _AsyncListener | None = None
-        self._database: str | None = None
+    def __init__(self, conninfo: str | AsyncConnectionPool[Any] = "", *,
+                 cache_ttl: float | None = None, listen: bool = False, timeout: float = 30.0,
+                 max_size: int = 10) -> None:
+        caller_pool = conninfo if isinstance(conninfo, AsyncConnectionPool) else None
+        super().__init__(caller_pool, str(conninfo), cache_ttl, listen, timeout)
+        self._pool = caller_pool or AsyncConnectionPool(str(conninfo),
+                                                        **self._pool_kwargs(max_size, timeout))
         self._opening: asyncio.Future[str] | None = None
-        self._closed = False
-        if isinstance(conninfo, AsyncConnectionPool):
-            self._pool: AsyncConnectionPool[Any] = conninfo
-            self._owns_pool = False
-            self._timeout: float | None = None
-            self._conninfo: str | None = None  # resolved by open()
-        else:
-            # No `check=` callback: see Client; `_connection` checks instead.
-            self._pool = AsyncConnectionPool(
-                conninfo, min_size=1, max_size=max_size, open=False, timeout=timeout,
-                name="connection-summary")
-            self._owns_pool = True
-            self._timeout = timeout
-            self._conninfo = conninfo
 
     async def open(self) -> Self:
         """Check the schema, open the pool (if the client owns it), start the listener."""
@@ -538,11 +358,11 @@ class AsyncClient:
         return self
 
     async def _started(self) -> str:
-        if self._closed:
-            raise ConnectionSummaryError("the client is closed")
+        self._check_open()
         if self._database is not None:
             return self._database
-        # The first caller opens; concurrent first callers wait for it.
+        # The first caller opens; concurrent first callers wait for it, and a
+        # failed opening is tried again by the next call.
         opening = self._opening
         if opening is None or (opening.done()
                                and (opening.cancelled() or opening.exception() is not None)):
@@ -550,25 +370,19 @@ class AsyncClient:
         return await asyncio.shield(opening)
 
     async def _open(self) -> str:
-        timeout = self._timeout_setting
         if self._conninfo is None:
-            self._conninfo = await _async_pool_conninfo(self._pool)
-        conninfo = self._conninfo
-        # The schema check is the sync one (migrations.check_schema), on a plain
-        # connection in a worker thread; its errors say why the database is unreachable.
-        database = await asyncio.to_thread(_connect_and_start, conninfo, timeout)
-        if self._owns_pool:
-            try:
-                await self._pool.open(wait=True, timeout=timeout)
-            except psycopg.Error as exc:
-                await self.close()
-                raise map_database_error(exc) from exc
-        if self._listen:
-            try:
-                self._listener = await _AsyncListener.start(conninfo, database, timeout)
-            except psycopg.Error as exc:
-                await self.close()
-                raise map_database_error(exc) from exc
+            settings = [await v if inspect.isawaitable(v) else v
+                        for v in _pool_settings(self._pool)]
+            self._conninfo = _merge_conninfo(*settings)
+        database = await asyncio.to_thread(_connect_and_start, self._conninfo,
+                                           self._timeout_setting)
+        try:
+            if self._owns_pool:
+                await self._pool.open(wait=True, timeout=self._timeout_setting)
+            await asyncio.to_thread(self._start_listener, database)
+        except psycopg.Error as exc:
+            await self.close()
+            raise map_database_error(exc) from exc
         self._database = database
         return database
 
@@ -579,59 +393,43 @@ class AsyncClient:
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """See `Client._connection`: one retry when the connection is found dead."""
-        async with self._pool.connection(timeout=self._timeout) as conn:
-            if await _async_alive(conn):
-                yield conn
-                return
-        await self._pool.check()
-        async with self._pool.connection(timeout=self._timeout) as conn:
-            await AsyncConnectionPool.check_connection(conn)
-            yield conn
+        """See `Client._connection`."""
+        for retry in (False, True):
+            async with self._pool.connection(timeout=self._timeout) as conn:
+                try:
+                    await AsyncConnectionPool.check_connection(conn)
+                except psycopg.Error:
+                    if retry or not conn.closed:
+                        raise
+                else:
+                    yield conn
+                    return
+            await self._pool.check()
 
-    async def _fetch(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def _read(self, query: str, params: Mapping[str, Any],
+                    decode: Callable[[Rows], T]) -> T:
         await self._started()
         try:
-            async with (self._connection() as conn,
-                        conn.cursor(row_factory=dict_row) as cur):
-                set_json_loads(json_loads, cur)  # any integer jsonb holds
+            async with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                set_json_loads(json_loads, cur)
                 await cur.execute(query, params)
-                rows: list[dict[str, Any]] = await cur.fetchall()
-                return rows
+                return decode(await cur.fetchall())
         except psycopg.Error as exc:
             raise map_database_error(exc) from exc
 
-    async def _overview(self, params: Mapping[str, Any]) -> tuple[Summary, ...]:
-        return _summaries(await self._fetch(queries.OVERVIEW, params))
+    async def overview(self, owner_id: str, *, now: datetime | None = None,
+                       limit: int | None = None, after: str | None = None,
+                       coalesce: bool = True) -> list[Summary]:
+        call = _overview(owner_id, now, limit, after)
+        await self._started()
+        read = functools.partial(self._read, *call)
+        return list(await REGISTRY.call_async(self._key(call[1]), read, ttl=self._cache_ttl)
+                    if coalesce else await read())
 
-    async def overview(
-        self,
-        owner_id: str,
-        *,
-        now: datetime | None = None,
-        limit: int | None = None,
-        after: str | None = None,
-        coalesce: bool = True,
-    ) -> list[Summary]:
-        """See `Client.overview`."""
-        params = _overview_params(owner_id, now, limit, after)
-        database = await self._started()
-        if not coalesce:
-            return list(await self._overview(params))
-        key = _overview_key(database, params)
-        return list(await REGISTRY.call_async(key, lambda: self._overview(params),
-                                              ttl=self._cache_ttl))
-
-    def iter_overview(
-        self,
-        owner_id: str,
-        *,
-        now: datetime | None = None,
-        page_size: int = 100,
-        coalesce: bool = True,
-    ) -> AsyncIterator[Summary]:
-        """See `Client.iter_overview`: `async for row in client.iter_overview(owner)`."""
-        _overview_params(owner_id, now, page_size, None)
+    def iter_overview(self, owner_id: str, *, now: datetime | None = None,
+                      page_size: int = 100, coalesce: bool = True) -> AsyncIterator[Summary]:
+        """`async for row in client.iter_overview(owner)`: see `Client.iter_overview`."""
+        _overview(owner_id, now, page_size, None)
 
         async def pages() -> AsyncIterator[Summary]:
             pinned, after = now, None
@@ -640,40 +438,27 @@ class AsyncClient:
                                            coalesce=coalesce)
                 for row in page:
                     yield row
-                after = _next_page(page, page_size)
-                if after is None:
+                if len(page) < page_size:
                     return
-                pinned = pinned or page[0].observed_at
+                pinned, after = pinned or page[0].observed_at, page[-1].cursor
 
         return pages()
 
     async def for_route(self, owner_id: str, route_id: str, *,
                         now: datetime | None = None) -> Summary | None:
-        """See `Client.for_route`."""
-        rows = await self._fetch(queries.FOR_ROUTE, _route_params(owner_id, route_id, now))
-        return Summary.from_row(rows[0]) if rows else None
+        return await self._read(*_for_route(owner_id, route_id, now))
 
     async def diagnostics(self, owner_id: str, route_id: str, *, now: datetime | None = None,
                           run_limit: int = 20) -> Diagnostics | None:
-        """See `Client.diagnostics`."""
-        params = {**_route_params(owner_id, route_id, now),
-                  "run_limit": _check_count(run_limit, "run_limit")}
-        return _diagnostics(await self._fetch(queries.DIAGNOSTICS, params))
-
-    def invalidate(self, owner_id: str | None = None) -> None:
-        """Drop cached overview results of this database (of one owner, or all)."""
-        if self._database is not None:
-            REGISTRY.invalidate(owner_id, database=self._database)
+        return await self._read(*_diagnostics(owner_id, route_id, now, run_limit))
 
     async def close(self) -> None:
-        """Stop the listener and close the pool if the client created it."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._listener is not None:
-            await self._listener.close()
-        if self._owns_pool:
-            await self._pool.close()
+        if not self._closed:
+            self._closed = True
+            if self._listener is not None:
+                await asyncio.to_thread(self._listener.close)
+            if self._owns_pool:
+                await self._pool.close()
 
     async def __aenter__(self) -> Self:
         return await self.open()

@@ -1,24 +1,12 @@
 """In-process coalescing of overview reads, written once for both clients.
 
-Concurrent `overview` calls with an equal `OverviewKey` (database, owner,
-now-or-default, limit, cursor) share one in-flight database execution:
-
-* threads (`Registry.call`): the first caller runs the read in its own thread,
-  the others wait on a `concurrent.futures.Future`;
-* asyncio (`Registry.call_async`): per event loop, the read runs in a task of
-  its own; each caller awaits it through `asyncio.shield`, so cancelling one
-  waiter never cancels the read for the others (when the last waiter is
-  cancelled the read is cancelled too: nobody wants it any more).
-
-A failure reaches every caller of that execution and is not remembered: the
-next call executes again. Nothing is kept once an execution completes unless
-the caller opts into a TTL (`ttl` seconds); cached results are dropped by
-`invalidate(owner_id)`, which the clients call from a Postgres LISTEN on
-`connection_summary_changed` (payload: the owner id) and from `invalidate()`.
-An invalidation also detaches in-flight executions of that owner, so a caller
-who arrives after the data moved never joins a read that started before.
-
-`REGISTRY`, the instance both clients use, is the package's only global state.
+Concurrent calls with an equal `OverviewKey` share one execution: threads
+(`Registry.call`) wait on the leader's future; asyncio (`call_async`) awaits a
+task of its own through `asyncio.shield`, so one cancelled waiter never cancels
+the read for the others (the last one does). A failure reaches every caller and
+is not remembered. Results are kept only with an opt-in `ttl`; `invalidate`
+drops them and detaches in-flight reads, so nobody joins a read older than a
+change. `REGISTRY` is the package's only global state.
 """
 
 from __future__ import annotations
@@ -37,15 +25,10 @@ from .errors import ConnectionSummaryError
 
 T = TypeVar("T")
 
-#: The NOTIFY channel whose payload (an owner id, or empty for "everything")
-#: says that an owner's input rows changed.
-CHANGES_CHANNEL = "connection_summary_changed"
-
 
 @dataclass(frozen=True)
 class OverviewKey:
     """What makes two overview calls the same call."""
-
     database: str  # the client's database identity (see client.database_identity)
     owner_id: str
     now: datetime | None  # None: the database's now(), shared by concurrent callers
@@ -59,8 +42,6 @@ class SharedExecutionInterrupted(ConnectionSummaryError):
 
 @dataclass
 class _Flight:
-    """One in-flight execution: a thread future or an event loop's task."""
-
     future: concurrent.futures.Future[Any] | None = None
     task: asyncio.Task[Any] | None = None
     callers: int = 0
@@ -70,7 +51,6 @@ class _Flight:
 
 class Registry:
     """Thread-safe registry of in-flight overview reads and (opt-in) TTL results."""
-
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flights: dict[OverviewKey, _Flight] = {}
@@ -79,19 +59,12 @@ class Registry:
         ] = weakref.WeakKeyDictionary()
         self._cache: dict[OverviewKey, tuple[float, Any]] = {}
 
-    # -- the TTL cache ----------------------------------------------------------------------
-
     def _cached(self, key: OverviewKey, ttl: float | None) -> tuple[bool, Any]:
         """Under the lock: a result stored at most `ttl` seconds ago, if any."""
-        if ttl is None or ttl <= 0:
-            return False, None
-        entry = self._cache.get(key)
-        if entry is None:
-            return False, None
-        stored_at, value = entry
-        if time.monotonic() - stored_at > ttl:
-            return False, None
-        return True, value
+        stored_at, value = self._cache.get(key, (None, None))
+        fresh = bool(ttl and ttl > 0 and stored_at is not None
+                     and time.monotonic() - stored_at <= ttl)
+        return fresh, value if fresh else None
 
     def _land(self, flights: dict[OverviewKey, _Flight] | None, key: OverviewKey,
               flight: _Flight, ttl: float | None, value: Any = None, ok: bool = False) -> None:
@@ -108,13 +81,8 @@ class Registry:
             del self._cache[old]
 
     def invalidate(self, owner_id: str | None = None, *, database: str | None = None) -> None:
-        """Drop cached results and detach in-flight reads of one owner, or of everyone.
-
-        `database` narrows it to one database identity; `None` means every database.
-        A detached read still answers the callers already waiting for it, but
-        nobody joins it any more and its result is not cached.
-        """
-
+        """Drop cached results and detach in-flight reads of one owner (None: everyone) of
+        one database (None: every one); a detached read still answers its callers."""
         def hit(key: OverviewKey) -> bool:
             return ((database is None or key.database == database)
                     and (owner_id is None or key.owner_id == owner_id))
@@ -125,8 +93,6 @@ class Registry:
             for flights in [self._flights, *self._loops.values()]:
                 for key in [k for k in flights if hit(k)]:
                     flights.pop(key).stale = True
-
-    # -- threads ----------------------------------------------------------------------------
 
     def call(self, key: OverviewKey, execute: Callable[[], T], *, ttl: float | None = None) -> T:
         """Run `execute()` once for all concurrent callers with an equal key (threads)."""
@@ -150,15 +116,10 @@ class Registry:
                     flight.callers -= 1
         try:
             result = execute()
-        except Exception as exc:
+        except BaseException as exc:
             with self._lock:
                 self._land(self._flights, key, flight, ttl)
-            future.set_exception(exc)
-            raise
-        except BaseException:
-            with self._lock:
-                self._land(self._flights, key, flight, ttl)
-            future.set_exception(SharedExecutionInterrupted(
+            future.set_exception(exc if isinstance(exc, Exception) else SharedExecutionInterrupted(
                 "the caller running this shared overview read was interrupted; try again"))
             raise
         with self._lock:
@@ -166,8 +127,6 @@ class Registry:
             flight.callers -= 1
         future.set_result(result)
         return result
-
-    # -- asyncio ----------------------------------------------------------------------------
 
     async def call_async(self, key: OverviewKey, execute: Callable[[], Awaitable[T]], *,
                          ttl: float | None = None) -> T:
@@ -182,7 +141,8 @@ class Registry:
             if flight is None:
                 flight = _Flight()
                 flight.task = loop.create_task(self._lead(flights, key, flight, execute, ttl))
-                flight.task.add_done_callback(_consume_outcome)
+                # Retrieve the outcome: a read whose waiters all left logs no "never retrieved".
+                flight.task.add_done_callback(lambda t: t.cancelled() or t.exception())
                 flights[key] = flight
             flight.callers += 1
         task = flight.task
@@ -205,29 +165,19 @@ class Registry:
     async def _lead(self, flights: dict[OverviewKey, _Flight], key: OverviewKey,
                     flight: _Flight, execute: Callable[[], Awaitable[T]],
                     ttl: float | None) -> T:
+        result, ok = None, False
         try:
-            result = await execute()
-        except BaseException:
+            result, ok = await execute(), True
+            return result
+        finally:
             with self._lock:
-                self._land(flights, key, flight, ttl)
-            raise
-        with self._lock:
-            self._land(flights, key, flight, ttl, result, ok=True)
-        return result
-
-    # -- introspection ----------------------------------------------------------------------
+                self._land(flights, key, flight, ttl, result, ok)
 
     def in_flight(self, key: OverviewKey) -> int:
         """How many callers (threads, and tasks of every loop) wait for `key` right now."""
         with self._lock:
             return sum(flights[key].callers
                        for flights in [self._flights, *self._loops.values()] if key in flights)
-
-
-def _consume_outcome(task: asyncio.Task[Any]) -> None:
-    """Retrieve the outcome so a read whose waiters all left logs no 'never retrieved'."""
-    if not task.cancelled():
-        task.exception()
 
 
 #: The registry both clients use: the package's only global state.

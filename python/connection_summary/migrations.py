@@ -1,22 +1,17 @@
 """Schema installation: numbered migrations, shared routines, and a bootstrap.
 
-Two kinds of SQL files make the schema (see docs/migrations.md):
-
-* `migrations/NNNN_name.sql` -- versioned, applied once, in order, recorded in
-  `connection_summary.schema_migrations` with a checksum. They hold everything
-  with state: tables, indexes, types. Once applied, a file must never change.
-* `sql/1NN_*.sql` and up -- routines: functions, views and triggers, written
-  `create or replace`. They are the single definition of every rule and are
-  (re)applied as one unit, in one transaction, whenever their combined checksum
-  differs from the one recorded in `connection_summary.schema_routines`.
-
-`sql/0NN_*.sql` is the same stateful schema written as it stands today; the
-bootstrap applies it plus the routines to an empty database. A test proves
-that bootstrap and migrations produce identical schemas.
+`migrations/NNNN_name.sql` hold everything with state (tables, indexes, types): applied
+once, in order, recorded with a checksum in `connection_summary.schema_migrations`;
+never edited once applied. `sql/1NN_*.sql` and up are the routines (functions, views,
+triggers), `create or replace`, (re)applied as one unit in one transaction whenever
+their combined checksum differs from `connection_summary.schema_routines`'. `sql/0NN`
+is the stateful schema as it stands, for the bootstrap of an empty database (a test
+proves bootstrap and migrations identical). See docs/migrations.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -24,11 +19,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 import psycopg
 from psycopg import sql
 
-from . import queries
 from .errors import (
     DatabaseUnavailable,
     InvalidArgument,
@@ -40,6 +35,16 @@ from .errors import (
     map_database_error,
 )
 
+
+def _named_sections(file_name: str) -> dict[str, str]:
+    parts = re.split(r"^--\s*name:\s*(\w+)\s*$", Path(__file__).with_name(file_name).read_text(),
+                     flags=re.MULTILINE)
+    return {name: body.strip() + "\n" for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+#: Every statement the wrapper sends (queries.sql), and the templates of the psql script
+#: `migrate --sql` prints (migrate_script.sql), by their `-- name:`.
+QUERIES: Final = {**_named_sections("queries.sql"), **_named_sections("migrate_script.sql")}
 SCHEMA = "connection_summary"
 # pg_advisory_lock key for "a migration is running": stable, package-specific.
 MIGRATION_LOCK_KEY = 0x636F6E6E73756D  # "connsum"
@@ -47,12 +52,13 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _ROUTINE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _NO_TRANSACTION = re.compile(r"^--\s*migrate:\s*no-transaction\s*$", re.MULTILINE)
 _CONCURRENT_INDEX = re.compile(
-    r"create\s+(?:unique\s+)?index\s+concurrently\s+if\s+not\s+exists\s+(\w+)", re.IGNORECASE
-)
+    r"create\s+(?:unique\s+)?index\s+concurrently\s+if\s+not\s+exists\s+(\w+)", re.IGNORECASE)
 ROUTINES_FROM = 100
 # sql/9NN_*.sql: the privileges over every object, applied after the routines.
 PRIVILEGES_FROM = 900
 _log = logging.getLogger("connection_summary")
+Conn = psycopg.Connection[tuple[object, ...]]
+Ledger = dict[int, tuple[str, str, str]]  # version -> (name, checksum, applied_at)
 
 
 def _sql_root() -> Path:
@@ -79,6 +85,11 @@ class SqlFile:
     def transactional(self) -> bool:
         return _NO_TRANSACTION.search(self.text) is None
 
+    @property
+    def concurrent_indexes(self) -> list[str]:
+        """The indexes it builds CONCURRENTLY IF NOT EXISTS (only outside a transaction)."""
+        return [] if self.transactional else _CONCURRENT_INDEX.findall(self.text)
+
 
 def _load(directory: Path, pattern: re.Pattern[str]) -> list[SqlFile]:
     files = []
@@ -87,8 +98,7 @@ def _load(directory: Path, pattern: re.Pattern[str]) -> list[SqlFile]:
         if match is None:
             raise MigrationError(f"unexpected file name {path.name} in {directory}")
         files.append(SqlFile(int(match.group(1)), match.group(2), path, path.read_text()))
-    versions = [f.version for f in files]
-    if len(set(versions)) != len(versions):
+    if len({f.version for f in files}) != len(files):
         raise MigrationError(f"duplicate version numbers in {directory}")
     return files
 
@@ -99,13 +109,13 @@ def migration_files(root: Path | None = None) -> list[SqlFile]:
 
 def schema_files(root: Path | None = None) -> list[SqlFile]:
     """sql/0NN files: the stateful schema as it stands, used by the bootstrap."""
-    files = _load((root or _sql_root()) / "sql", _ROUTINE_NAME)
-    return [f for f in files if f.version < ROUTINES_FROM]
+    return [f for f in _load((root or _sql_root()) / "sql", _ROUTINE_NAME)
+            if f.version < ROUTINES_FROM]
 
 
 def routine_files(root: Path | None = None) -> list[SqlFile]:
-    files = _load((root or _sql_root()) / "sql", _ROUTINE_NAME)
-    return [f for f in files if f.version >= ROUTINES_FROM]
+    return [f for f in _load((root or _sql_root()) / "sql", _ROUTINE_NAME)
+            if f.version >= ROUTINES_FROM]
 
 
 def routines_checksum(files: Iterable[SqlFile]) -> str:
@@ -126,7 +136,6 @@ class MigrationState:
 @dataclass(frozen=True)
 class InvalidIndex:
     """An INVALID index of the schema: what an interrupted CONCURRENTLY build leaves."""
-
     name: str
     migration: str | None  # the no-transaction migration that builds it; None: none does
 
@@ -164,178 +173,199 @@ class MigrateReport:
     rebuilt_indexes: list[str]
 
 
-def _connect(conninfo: str) -> psycopg.Connection[tuple[object, ...]]:
+@dataclass(frozen=True)
+class _Plan:
+    """What a migration does, in order; `migrate()` runs it, `pending_sql()` prints it."""
+    ledger: Ledger
+    recorded_routines: str | None
+    files: list[SqlFile]
+    # Pending migrations, and applied ones an INVALID index of which must be built again.
+    migrations: list[SqlFile]
+    routines: list[SqlFile]
+
+    @property
+    def routines_changed(self) -> bool:
+        return self.recorded_routines != routines_checksum(self.routines)
+
+
+def _connect(conninfo: str) -> Conn:
     try:
         return psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as exc:
         raise DatabaseUnavailable(f"cannot connect: {exc}") from exc
 
 
-def _ledger(conn: psycopg.Connection[tuple[object, ...]]) -> dict[int, tuple[str, str, str]]:
-    exists = conn.execute(queries.LEDGER_EXISTS).fetchone()
+def _ledger(conn: Conn) -> tuple[Ledger, str | None]:
+    """The migrations the database records, and its routines' checksum."""
+    exists = conn.execute(QUERIES["ledger_exists"]).fetchone()
     if not exists or not exists[0]:
-        return {}
-    return {int(str(v)): (str(n), str(c), str(a))
-            for v, n, c, a in conn.execute(queries.LEDGER_ROWS).fetchall()}
+        return {}, None
+    routines = conn.execute(QUERIES["routines_row"]).fetchone()
+    return ({int(str(v)): (str(n), str(c), str(a))
+             for v, n, c, a in conn.execute(QUERIES["ledger_rows"]).fetchall()},
+            str(routines[0]) if routines else None)
 
 
-def _routines_recorded(conn: psycopg.Connection[tuple[object, ...]]) -> str | None:
-    exists = conn.execute(queries.LEDGER_EXISTS).fetchone()
-    if not exists or not exists[0]:
-        return None
-    row = conn.execute(queries.ROUTINES_ROW).fetchone()
-    return str(row[0]) if row else None
-
-
-def _check_ledger(ledger: dict[int, tuple[str, str, str]], files: list[SqlFile]) -> None:
+def _check_ledger(ledger: Ledger, files: list[SqlFile]) -> None:
     known = {f.version: f for f in files}
     newer = sorted(v for v in ledger if v not in known)
     if newer:
         raise SchemaTooNew(
             f"the database has migration(s) {newer} that this code does not know "
-            f"(code knows up to {max(known, default=0):04d}); upgrade connection-summary"
-        )
+            f"(code knows up to {max(known, default=0):04d}); upgrade connection-summary")
     for version, (name, checksum, _) in ledger.items():
         if known[version].checksum != checksum:
             raise MigrationChecksumMismatch(
                 f"migration {version:04d}_{name} was edited after it was applied "
                 f"(recorded sha256 {checksum[:12]}, file {known[version].checksum[:12]}); "
-                "restore the file and put the change in a new migration"
-            )
+                "restore the file and put the change in a new migration")
 
 
-def _statements(text: str) -> list[str]:
-    """Split a no-transaction migration into statements (no dollar quoting allowed there)."""
-    if "$$" in text:
-        raise MigrationError("no-transaction migrations must not contain $$-quoted bodies")
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return [s.strip() for s in body.split(";") if s.strip()]
-
-
-def _invalid_indexes(
-    conn: psycopg.Connection[tuple[object, ...]], names: list[str] | None
-) -> list[str]:
+def _invalid_indexes(conn: Conn, names: list[str] | None) -> list[str]:
     """The schema's INVALID indexes among `names` (all of them when None)."""
     if names == []:
         return []
-    rows = conn.execute(queries.INVALID_INDEXES, {"schema": SCHEMA, "names": names}).fetchall()
-    return [str(r[0]) for r in rows]
+    rows = conn.execute(QUERIES["invalid_indexes"], {"schema": SCHEMA, "names": names})
+    return [str(r[0]) for r in rows.fetchall()]
 
 
-def _index_builders(files: list[SqlFile]) -> dict[str, SqlFile]:
-    """Index name -> the no-transaction migration that builds it CONCURRENTLY IF NOT EXISTS."""
-    return {name: m for m in files if not m.transactional
-            for name in _CONCURRENT_INDEX.findall(m.text)}
+def _find_invalid_indexes(conn: Conn, files: list[SqlFile]) -> list[InvalidIndex]:
+    builders = {name: m.path.name for m in files for name in m.concurrent_indexes}
+    return [InvalidIndex(name, builders.get(name)) for name in _invalid_indexes(conn, None)]
 
 
-def _find_invalid_indexes(
-    conn: psycopg.Connection[tuple[object, ...]], files: list[SqlFile]
-) -> list[InvalidIndex]:
-    builders = _index_builders(files)
-    return [InvalidIndex(name, builders[name].path.name if name in builders else None)
-            for name in _invalid_indexes(conn, None)]
-
-
-def _to_rebuild(
-    conn: psycopg.Connection[tuple[object, ...]],
-    files: list[SqlFile],
-    ledger: dict[int, tuple[str, str, str]],
-) -> set[int]:
-    """The applied migrations to run again because an index they build is INVALID
-    (a pending one rebuilds its own). An INVALID index no migration builds is an error:
-    dropping it, or keeping it, is the DBA's decision."""
+def _plan(conn: Conn, root: Path | None) -> _Plan:
+    """Read and check the ledger. An applied migration runs again when an index it builds
+    is INVALID; an INVALID index no migration builds is the DBA's to drop or keep."""
+    files = migration_files(root)
+    ledger, recorded_routines = _ledger(conn)
+    _check_ledger(ledger, files)
     invalid = _find_invalid_indexes(conn, files)
     foreign = [i for i in invalid if i.migration is None]
     if foreign:
         raise MigrationError("; ".join(i.advice for i in foreign))
-    by_name = {m.path.name: m.version for m in files}
-    return {by_name[i.migration] for i in invalid if i.migration is not None} & set(ledger)
+    rebuild = {i.migration for i in invalid}
+    return _Plan(ledger, recorded_routines, files,
+                 [m for m in files if m.version not in ledger or m.path.name in rebuild],
+                 routine_files(root))
 
 
-def _apply_migration(
-    conn: psycopg.Connection[tuple[object, ...]], m: SqlFile, *, record: bool = True
-) -> list[str]:
-    """Apply one migration and write its ledger row (unless `record` is false: a
-    rebuild of an applied no-transaction migration, which is idempotent)."""
-    row = {"version": m.version, "name": m.name, "checksum": m.checksum}
-    if m.transactional:
-        with conn.transaction():
-            conn.execute(m.text.encode())
-            conn.execute(queries.LEDGER_INSERT, row)
-        return []
-    # An interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index behind,
-    # which IF NOT EXISTS would then silently keep: drop it and build again.
-    rebuilt = _invalid_indexes(conn, _CONCURRENT_INDEX.findall(m.text))
+@dataclass(frozen=True)
+class _Step:
+    """One step of a migration: `migrate()` runs it, `pending_sql()` prints it for psql."""
+    title: str
+    doing: str  # for "migration failed while ..."
+    when: str  # SQL: whether the step is still to do (the script checks it under the lock)
+    skipped: str
+    # A statement ending in \\gexec (as in psql) runs each statement its rows give.
+    statements: list[str]
+    transaction: bool
+    # SQL listing the INVALID leftovers of the CONCURRENTLY builds of the migration file
+    # `source`, dropped first: IF NOT EXISTS would silently keep them.
+    invalid: str | None = None
+    source: str = ""
+
+
+def _migration_step(m: SqlFile, *, applied: bool) -> _Step:
+    """A pending migration with its ledger row; an applied one again, unrecorded, when an
+    index it builds is INVALID."""
+    invalid = (_script_query("invalid_indexes", schema=SCHEMA, names=m.concurrent_indexes)
+               if m.concurrent_indexes else None)
+    if applied:
+        return _Step(f"migration {m.path.name} again (OUTSIDE a transaction): an index it "
+                     "builds is INVALID", f"rebuilding the INVALID index(es) of {m.path.name}",
+                     f"exists ({invalid})", f"{m.path.name}: its indexes are valid (rebuilt "
+                     "meanwhile)", [m.text.rstrip()], False, invalid, m.path.name)
+    ledger_row = ("insert into connection_summary.schema_migrations (version, name, checksum) "
+                  f"values ({m.version}, '{m.name}', '{m.checksum}');")
+    return _Step(
+        f"migration {m.path.name} " + ("(in its own transaction)" if m.transactional
+                                       else "(OUTSIDE a transaction)"),
+        f"applying {m.path.name}", f"not exists (select from connection_summary."
+        f"schema_migrations where version = {m.version})", f"{m.path.name}: already applied",
+        [m.text.rstrip(), ledger_row], m.transactional, invalid, m.path.name)
+
+
+def _routines_step(files: list[SqlFile]) -> _Step:
+    """Every routine in one transaction; then, before the privileges (their GRANTs and
+    REVOKEs rewrite the catalog rows of every routine, which would all look recreated),
+    the routines the files no longer define are dropped: `create or replace` keeps them."""
+    checksum = routines_checksum(files)
+    return _Step(
+        "routines (functions, views, triggers) in one transaction",
+        "applying the routines (sql/1NN_*.sql and up)",
+        f"(select r.checksum from connection_summary.schema_routines as r) "
+        f"is distinct from '{checksum}'", "the routines: already current",
+        [*(f"-- {f.path.name}\n{f.text.rstrip()}" for f in files
+           if f.version < PRIVILEGES_FROM),
+         "-- Drop the routines of the schema that the files above no longer define (a\n"
+         "-- renamed function, an old signature), before the privileges, as migrate does.\n"
+         f"{_script_query('stale_routines', schema=SCHEMA)} \\gexec",
+         *(f"-- {f.path.name}\n{f.text.rstrip()}" for f in files
+           if f.version >= PRIVILEGES_FROM),
+         _script_query("routines_upsert", checksum=checksum) + ";"], transaction=True)
+
+
+def _run(conn: Conn, step: _Step) -> list[str]:
+    """Run a step as psql runs its script (the plan, made under the lock, says it is due);
+    return the INVALID indexes it dropped and built again."""
+    rebuilt = [str(r[0]) for r in conn.execute(step.invalid).fetchall()] if step.invalid else []
     for name in rebuilt:
         conn.execute(sql.SQL("drop index concurrently if exists {}").format(
             sql.Identifier(SCHEMA, name)))
-    for statement in _statements(m.text):
-        conn.execute(statement.encode())
-    if record:
-        conn.execute(queries.LEDGER_INSERT, row)
+    with conn.transaction() if step.transaction else contextlib.nullcontext():
+        for statement in step.statements:
+            if statement.endswith("\\gexec"):
+                for (generated,) in conn.execute(statement.removesuffix("\\gexec").encode()):
+                    conn.execute(str(generated).encode())
+            elif step.transaction:
+                conn.execute(statement.encode())
+            else:  # outside a transaction block, psycopg needs one statement at a time
+                if "$$" in statement:
+                    raise MigrationError(
+                        "no-transaction migrations must not contain $$-quoted bodies")
+                body = "\n".join(line for line in statement.splitlines()
+                                 if not line.lstrip().startswith("--"))
+                for part in filter(None, (p.strip() for p in body.split(";"))):
+                    conn.execute(part.encode())
     return rebuilt
 
 
-def _apply_routines(conn: psycopg.Connection[tuple[object, ...]], files: list[SqlFile]) -> None:
-    """(Re)create every routine in one transaction, then drop the routines of
-    the schema that the files no longer define (a renamed function, a changed
-    signature): `create or replace` alone would leave them behind."""
-    with conn.transaction():
-        for f in files:
-            if f.version >= PRIVILEGES_FROM:
-                break
-            conn.execute(f.text.encode())
-        # Before the privileges: their GRANTs and REVOKEs rewrite the catalog
-        # rows of every routine, which would all look recreated.
-        for (statement,) in conn.execute(queries.STALE_ROUTINES, {"schema": SCHEMA}).fetchall():
-            conn.execute(str(statement).encode())
-        for f in files:
-            if f.version >= PRIVILEGES_FROM:
-                conn.execute(f.text.encode())
-        conn.execute(queries.ROUTINES_UPSERT, {"checksum": routines_checksum(files)})
+def _steps(plan: _Plan) -> list[_Step]:
+    return [*(_migration_step(m, applied=m.version in plan.ledger) for m in plan.migrations),
+            *([_routines_step(plan.routines)] if plan.routines_changed else [])]
 
 
-def _acquire_migration_lock(conn: psycopg.Connection[tuple[object, ...]], wait: str) -> None:
+def _acquire_migration_lock(conn: Conn, wait: str) -> None:
     """Take the session advisory lock, polling for at most `wait` (a PostgreSQL interval).
 
-    Polled with pg_try_advisory_lock rather than waited for inside one
-    pg_advisory_lock statement: a waiting statement holds a snapshot, and the
-    lock holder's CREATE INDEX CONCURRENTLY waits for every older snapshot in
-    the database -- the two processes would deadlock.
+    Polled rather than waited for inside one pg_advisory_lock statement: a waiting
+    statement holds a snapshot, and the holder's CREATE INDEX CONCURRENTLY waits for
+    every older snapshot in the database -- the two processes would deadlock.
     """
-    row = conn.execute(queries.INTERVAL_SECONDS, {"interval": wait}).fetchone()
-    deadline = time.monotonic() + float(str(row[0]) if row else 0)
-    pause = 0.02
+    row = conn.execute(QUERIES["interval_seconds"], {"interval": wait}).fetchone()
+    deadline, pause = time.monotonic() + float(str(row[0]) if row else 0), 0.02
     while True:
-        got = conn.execute(queries.TRY_ADVISORY_LOCK, {"key": MIGRATION_LOCK_KEY}).fetchone()
+        got = conn.execute(QUERIES["try_advisory_lock"], {"key": MIGRATION_LOCK_KEY}).fetchone()
         if got and got[0]:
             return
         if time.monotonic() >= deadline:
             raise MigrationLockTimeout(
                 f"another process has held the migration lock for longer than {wait}; "
-                "is a migration still running?"
-            )
+                "is a migration still running?")
         time.sleep(pause)
         pause = min(pause * 1.5, 0.5)
 
 
-def migrate(
-    conninfo: str,
-    *,
-    lock_wait: str = "5min",
-    lock_timeout: str = "30s",
-    root: Path | None = None,
-) -> MigrateReport:
+def migrate(conninfo: str, *, lock_wait: str = "5min", lock_timeout: str = "30s",
+            root: Path | None = None) -> MigrateReport:
     """Apply pending migrations, then the routines if they changed.
 
-    Serialized by a session advisory lock, waited for at most `lock_wait`; each
-    DDL statement waits at most `lock_timeout` for its table locks, so a
-    migration never queues for long behind a long transaction. `root` is a
-    directory holding `migrations/` and `sql/` (default: the package's own).
+    Serialized by a session advisory lock, waited for at most `lock_wait`; each DDL
+    statement waits at most `lock_timeout` for its table locks, so a migration never
+    queues for long behind a long transaction. `root` holds `migrations/` and `sql/`
+    (default: the package's own).
     """
-    files = migration_files(root)
-    routines = routine_files(root)
-    applied: list[str] = []
     rebuilt: list[str] = []
     step = "taking the migration lock"
     with _connect(conninfo) as conn:
@@ -343,110 +373,83 @@ def migrate(
             _acquire_migration_lock(conn, lock_wait)
             try:
                 step = "preparing the ledger"
-                conn.execute(queries.SET_LOCK_TIMEOUT, {"timeout": lock_timeout})
-                conn.execute(queries.ENSURE_LEDGER)
-                ledger = _ledger(conn)
-                _check_ledger(ledger, files)
-                rebuild = _to_rebuild(conn, files, ledger)
-                for m in files:
-                    if m.version not in ledger:
-                        step = f"applying {m.path.name}"
-                        rebuilt += _apply_migration(conn, m)
-                        applied.append(m.path.name)
-                    elif m.version in rebuild:
-                        step = f"rebuilding the INVALID index(es) of {m.path.name}"
-                        rebuilt += _apply_migration(conn, m, record=False)
-                routines_changed = _routines_recorded(conn) != routines_checksum(routines)
-                if routines_changed:
-                    step = "applying the routines (sql/1NN_*.sql and up)"
-                    _apply_routines(conn, routines)
+                conn.execute(QUERIES["set_lock_timeout"], {"timeout": lock_timeout})
+                conn.execute(QUERIES["ensure_ledger"])
+                plan = _plan(conn, root)
+                for todo in _steps(plan):
+                    step = todo.doing
+                    rebuilt += _run(conn, todo)
+                applied = [m.path.name for m in plan.migrations if m.version not in plan.ledger]
             finally:
                 if not conn.closed and conn.info.transaction_status == 0:
-                    conn.execute(queries.ADVISORY_UNLOCK, {"key": MIGRATION_LOCK_KEY})
+                    conn.execute(QUERIES["advisory_unlock"], {"key": MIGRATION_LOCK_KEY})
         except psycopg.Error as exc:
             mapped = map_database_error(exc)
             if isinstance(mapped, MigrationLockTimeout):
                 raise mapped from exc
             raise MigrationError(
-                f"migration failed while {step}: {exc.diag.message_primary or exc}"
-            ) from exc
-    return MigrateReport(applied, routines_changed, rebuilt)
+                f"migration failed while {step}: {exc.diag.message_primary or exc}") from exc
+    return MigrateReport(applied, plan.routines_changed, rebuilt)
 
 
 def bootstrap(conninfo: str, *, root: Path | None = None) -> None:
     """Install the whole schema on an empty database from sql/, in one transaction."""
-    files = migration_files(root)
     routines = routine_files(root)
     with _connect(conninfo) as conn:
         try:
             with conn.transaction():
-                conn.execute(queries.ADVISORY_XACT_LOCK, {"key": MIGRATION_LOCK_KEY})
-                if _ledger(conn):
+                conn.execute(QUERIES["advisory_xact_lock"], {"key": MIGRATION_LOCK_KEY})
+                if _ledger(conn)[0]:
                     raise MigrationError("bootstrap needs an empty database; use migrate()")
-                conn.execute(queries.ENSURE_LEDGER)
+                conn.execute(QUERIES["ensure_ledger"])
                 for f in schema_files(root):
                     conn.execute(f.text.encode())
-                for m in files:
-                    conn.execute(queries.LEDGER_INSERT,
+                for m in migration_files(root):
+                    conn.execute(QUERIES["ledger_insert"],
                                  {"version": m.version, "name": m.name, "checksum": m.checksum})
                 for f in routines:
                     conn.execute(f.text.encode())
-                conn.execute(queries.ROUTINES_UPSERT, {"checksum": routines_checksum(routines)})
+                conn.execute(QUERIES["routines_upsert"],
+                             {"checksum": routines_checksum(routines)})
         except psycopg.Error as exc:
-            raise MigrationError(
-                f"bootstrap failed: {exc.diag.message_primary or exc}"
-            ) from exc
+            raise MigrationError(f"bootstrap failed: {exc.diag.message_primary or exc}") from exc
 
 
 def migration_status(conninfo: str, *, root: Path | None = None) -> SchemaStatus:
     files = migration_files(root)
-    routines = routine_files(root)
     with _connect(conninfo) as conn:
-        ledger = _ledger(conn)
-        recorded_routines = _routines_recorded(conn)
+        ledger, recorded_routines = _ledger(conn)
         invalid = _find_invalid_indexes(conn, files)
-    states = []
-    for m in files:
-        if m.version not in ledger:
-            states.append(MigrationState(m.version, m.name, "pending", None))
-        else:
-            _, checksum, at = ledger[m.version]
-            state = "applied" if checksum == m.checksum else "modified"
-            states.append(MigrationState(m.version, m.name, state, at))
+    states = [MigrationState(m.version, m.name, "pending", None) if m.version not in ledger
+              else MigrationState(m.version, m.name, "applied" if ledger[m.version][1] ==
+                                  m.checksum else "modified", ledger[m.version][2])
+              for m in files]
     known = {m.version for m in files}
-    for version, (name, _, at) in sorted(ledger.items()):
-        if version not in known:
-            states.append(MigrationState(version, name, "unknown_to_code", at))
+    states += [MigrationState(version, name, "unknown_to_code", at)
+               for version, (name, _, at) in sorted(ledger.items()) if version not in known]
     return SchemaStatus(
         migrations=states,
-        routines_state="current" if recorded_routines == routines_checksum(routines) else "pending",
+        routines_state=("current" if recorded_routines == routines_checksum(routine_files(root))
+                        else "pending"),
         database_version=max(ledger) if ledger else None,
         code_version=max((m.version for m in files), default=0),
-        invalid_indexes=invalid,
-    )
+        invalid_indexes=invalid)
 
 
-def check_schema(
-    conn: psycopg.Connection[tuple[object, ...]],
-    *,
-    root: Path | None = None,
-    strict_routines: bool = True,
-) -> None:
+def check_schema(conn: Conn, *, root: Path | None = None, strict_routines: bool = True) -> None:
     """Raise SchemaTooOld/SchemaTooNew unless the database matches this code.
 
-    Versioned migrations must match exactly. Routines that differ are an error
-    only with `strict_routines`: a running application (the Client) tolerates
-    them with a warning, so that during a rolling upgrade the instances still
-    on the previous release keep serving after the new one has migrated; the
-    read functions' signatures are the stable contract between the two.
+    Differing routines only warn without `strict_routines` (the Client): during a
+    rolling upgrade, the instances still on the previous release keep serving after the
+    new one has migrated; the read functions' signatures are the stable contract.
     """
     files = migration_files(root)
-    ledger = _ledger(conn)
+    ledger, recorded_routines = _ledger(conn)
     _check_ledger(ledger, files)
     missing = [f.path.name for f in files if f.version not in ledger]
     if missing:
         raise SchemaTooOld(f"pending migrations {missing}; run `connection-summary migrate`")
-    if _routines_recorded(conn) != routines_checksum(routine_files(root)):
+    if recorded_routines != routines_checksum(routine_files(root)):
         message = ("the database's SQL routines differ from this code's; "
                    "run `connection-summary migrate` with the newer release")
         if strict_routines:
@@ -454,121 +457,10 @@ def check_schema(
         _log.warning(message)
 
 
-# --- the psql script: `connection-summary migrate --sql` ------------------------------------
+# --- the psql script of `connection-summary migrate --sql`: the same plan, printed ----------
 
 # What may be written into the script's psql \set lines without quoting.
 _SETTING = re.compile(r"^[\w .:+-]+$")
-
-_SCRIPT_HEAD = r"""-- connection-summary: the pending migrations, printed by `migrate --sql`.
--- Apply it with psql, outside any transaction (never -1/--single-transaction):
---
---     psql "$DSN" -X -v ON_ERROR_STOP=1 -f pending.sql
---
--- It is the procedure `connection-summary migrate` follows: the migration lock,
--- polled for at most :lock_wait; lock_timeout = :lock_timeout for every
--- statement; the ledger checked under the lock; an INVALID index left by an
--- interrupted CONCURRENTLY build dropped and built again; the routines in one
--- transaction, the routines the files no longer define dropped before the
--- privileges; a ledger row per migration. A step another migrator applied
--- meanwhile is skipped, so after a failure, fix the cause and run it again.
--- Other waits: psql -v lock_wait=10min -v lock_timeout=0 ... (0: no limit).
-\set ON_ERROR_STOP on
-\set AUTOCOMMIT on
-\if :{{?lock_wait}}
-\else
-\set lock_wait '{lock_wait}'
-\endif
-\if :{{?lock_timeout}}
-\else
-\set lock_timeout '{lock_timeout}'
-\endif
-
--- ===== the migration lock: one migrator at a time =====
-set connection_summary.lock_wait = :'lock_wait';
-do $lock$
-declare
-    wait interval := current_setting('connection_summary.lock_wait')::interval;
-    deadline timestamptz := clock_timestamp() + wait;
-    pause float8 := 0.02;
-    told boolean := false;
-    holder text;
-begin
-    if transaction_timestamp() <> statement_timestamp() then
-        raise exception 'this script must run outside a transaction block'
-            using hint = 'apply it with psql -X -v ON_ERROR_STOP=1 -f FILE, '
-                'without -1/--single-transaction';
-    end if;
-    -- Polled, never waited for inside one statement: a waiting statement holds a
-    -- snapshot, and the holder's CREATE INDEX CONCURRENTLY waits for every older
-    -- snapshot, so the two would deadlock. Each attempt and each pause ends its
-    -- transaction, and with it its snapshot.
-    while not pg_try_advisory_lock({key}) loop
-        select string_agg(l.pid::text, ', ') into holder
-        from pg_locks as l
-        where l.locktype = 'advisory' and l.classid = {classid} and l.objid = {objid}
-            and l.objsubid = 1 and l.granted;
-        if clock_timestamp() >= deadline then
-            raise exception 'another migration has held the migration lock '
-                '(pg_advisory_lock({key}), pid %) for longer than %',
-                coalesce(holder, '?'), wait
-                using errcode = 'lock_not_available',
-                hint = 'let it finish, then run this script again: it skips whatever '
-                    'the other migration applied (psql -v lock_wait=10min waits longer)';
-        end if;
-        if not told then
-            raise notice 'waiting at most % for the migration lock, held by pid % '
-                '(another migration is running)', wait, coalesce(holder, '?');
-            told := true;
-        end if;
-        commit;
-        perform pg_sleep(pause);
-        commit;
-        pause := least(pause * 1.5, 0.5);
-    end loop;
-end
-$lock$;
-set lock_timeout = :'lock_timeout';
-
--- ===== the ledger (created by every migrate; safe to run again), checked as migrate does =====
-set client_min_messages = warning;
-{ensure_ledger}reset client_min_messages;
-do $check$
-declare
-    unknown text;
-    edited text;
-begin
-    select string_agg(lpad(l.version::text, 4, '0') || '_' || l.name, ', ' order by l.version)
-    into unknown
-    from connection_summary.schema_migrations as l
-    where l.version <> all (array[{versions}]::int[]);
-    if unknown is not null then
-        raise exception 'the database has migration(s) % that this script does not know '
-            '(it knows up to {last}); print it with the newer connection-summary', unknown;
-    end if;
-    select string_agg(lpad(l.version::text, 4, '0') || '_' || l.name, ', ' order by l.version)
-    into edited
-    from connection_summary.schema_migrations as l
-    inner join (values
-        {checksums}
-    ) as k (version, checksum) on l.version = k.version
-    where l.checksum <> k.checksum;
-    if edited is not null then
-        raise exception 'migration(s) % were edited after they were applied (the file''s '
-            'sha256 differs from the ledger''s)', edited
-            using hint = 'restore the file and put the change in a new migration';
-    end if;{routines_check}
-end
-$check$;
-"""
-
-_ROUTINES_CHECK = r"""
-    -- Routines another release recorded since the script was printed: never
-    -- replace them with this script's older ones.
-    if coalesce((select r.checksum from connection_summary.schema_routines as r), '')
-        not in ({expected}) then
-        raise exception 'the routines of the database changed since this script was printed'
-            using hint = 'print the script again (connection-summary migrate --sql)';
-    end if;"""
 
 
 def _literal(value: str | list[str] | None) -> str:
@@ -579,138 +471,61 @@ def _literal(value: str | list[str] | None) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _script_query(query: str, **params: str | list[str] | None) -> str:
+def _script_query(name: str, **params: str | list[str] | None) -> str:
     """A query of queries.sql with its parameters written in, without its ';' (for
     psql's \\gset or \\gexec): the script runs the very statements migrate() sends."""
-    for name, value in params.items():
-        query = query.replace(f"%({name})s", _literal(value))
+    query = QUERIES[name]
+    for key, value in params.items():
+        query = query.replace(f"%({key})s", _literal(value))
     lines = [line for line in query.splitlines() if not line.lstrip().startswith("--")]
     return "\n".join(lines).replace("%%", "%").strip().removesuffix(";")
 
 
-def _script_step(title: str, when: str, body: list[str], skipped: str) -> list[str]:
-    """A step of the script that psql runs only `when` (a boolean SQL expression,
-    evaluated once the lock is held), else it says why it skipped it."""
-    return [f"\n-- ===== {title} =====",
-            f"select {when} as cs_run \\gset",
-            "\\if :cs_run",
-            *body,
-            "\\else",
-            f"\\echo 'skipped {skipped}'",
-            "\\endif"]
+def _script(step: _Step) -> list[str]:
+    """A step for psql: run only `when` (checked once the lock is held), else say why not."""
+    drop_invalid = [
+        f"select exists ({step.invalid}) as cs_invalid \\gset", "\\if :cs_invalid",
+        f"\\echo 'rebuilding the INVALID index(es) of {step.source}, left by "
+        "an interrupted build'",
+        f"select format('drop index concurrently if exists %I.%I', '{SCHEMA}', relname)\n"
+        f"from ({step.invalid}) as invalid \\gexec", "\\endif"] if step.invalid else []
+    return [f"\n-- ===== {step.title} =====", f"select {step.when} as cs_run \\gset",
+            "\\if :cs_run", *(["begin;"] if step.transaction else drop_invalid),
+            *step.statements, *(["commit;"] if step.transaction else []),
+            "\\else", f"\\echo 'skipped {step.skipped}'", "\\endif"]
 
 
-def _script_drop_invalid(m: SqlFile, names: list[str]) -> list[str]:
-    """Drop the INVALID leftovers of `m`'s CONCURRENTLY builds, as _apply_migration does."""
-    invalid = _script_query(queries.INVALID_INDEXES, schema=SCHEMA, names=names)
-    return [f"select exists ({invalid}) as cs_invalid \\gset",
-            "\\if :cs_invalid",
-            f"\\echo 'rebuilding the INVALID index(es) of {m.path.name}, "
-            "left by an interrupted build'",
-            f"select format('drop index concurrently if exists %I.%I', '{SCHEMA}', relname)\n"
-            f"from ({invalid}) as invalid \\gexec",
-            "\\endif"]
-
-
-def _script_migration(m: SqlFile, *, applied: bool) -> list[str]:
-    names = _CONCURRENT_INDEX.findall(m.text)
-    if applied:  # applied, but an index it builds is INVALID: run it again, unrecorded
-        invalid = _script_query(queries.INVALID_INDEXES, schema=SCHEMA, names=names)
-        return _script_step(
-            f"migration {m.path.name} again (OUTSIDE a transaction): an index it builds "
-            "is INVALID", f"exists ({invalid})",
-            [*_script_drop_invalid(m, names), m.text.rstrip()],
-            f"{m.path.name}: its indexes are valid (rebuilt meanwhile)")
-    ledger_row = ("insert into connection_summary.schema_migrations (version, name, checksum) "
-                  f"values ({m.version}, '{m.name}', '{m.checksum}');")
-    if m.transactional:
-        title, body = (f"migration {m.path.name} (in its own transaction)",
-                       ["begin;", m.text.rstrip(), ledger_row, "commit;"])
-    else:
-        title, body = (f"migration {m.path.name} (OUTSIDE a transaction)",
-                       [*(_script_drop_invalid(m, names) if names else []),
-                        m.text.rstrip(), ledger_row])
-    return _script_step(
-        title,
-        f"not exists (select from connection_summary.schema_migrations "
-        f"where version = {m.version})",
-        body, f"{m.path.name}: already applied")
-
-
-def _script_routines(files: list[SqlFile]) -> list[str]:
-    checksum = routines_checksum(files)
-    stale = _script_query(queries.STALE_ROUTINES, schema=SCHEMA)
-    return _script_step(
-        "routines (functions, views, triggers) in one transaction",
-        "(select r.checksum from connection_summary.schema_routines as r) "
-        f"is distinct from '{checksum}'",
-        ["begin;",
-         *(f"-- {f.path.name}\n{f.text.rstrip()}" for f in files
-           if f.version < PRIVILEGES_FROM),
-         "-- Drop the routines of the schema that the files above no longer define (a",
-         "-- renamed function, an old signature), before the privileges, as migrate does.",
-         f"{stale} \\gexec",
-         *(f"-- {f.path.name}\n{f.text.rstrip()}" for f in files
-           if f.version >= PRIVILEGES_FROM),
-         queries.ROUTINES_UPSERT_LITERAL.format(checksum=checksum).strip(),
-         "commit;"],
-        "the routines: already current")
-
-
-def pending_sql(
-    conninfo: str,
-    *,
-    lock_wait: str = "5min",
-    lock_timeout: str = "30s",
-    root: Path | None = None,
-) -> str:
+def pending_sql(conninfo: str, *, lock_wait: str = "5min", lock_timeout: str = "30s",
+                root: Path | None = None) -> str:
     """A psql script that applies what migrate() would, the way migrate() does.
 
-    For a DBA to review and run with `psql -X -v ON_ERROR_STOP=1 -f FILE`: it
-    takes the migration lock (polled, at most `lock_wait`), sets `lock_timeout`,
-    checks the ledger, rebuilds an INVALID leftover of a CONCURRENTLY build,
-    applies each pending migration with its ledger row, then the routines with
-    the sweep of the routines the files no longer define. Every step is guarded
-    by the ledger, so a step another migrator applied meanwhile is skipped.
+    For a DBA to review and run with `psql -X -v ON_ERROR_STOP=1 -f FILE`: the same lock
+    (polled, at most `lock_wait`), `lock_timeout`, ledger checks, rebuilds, migrations and
+    routines as `migrate()`, each step guarded by the ledger, so a step another migrator
+    applied meanwhile is skipped.
     """
     for name, value in (("lock_wait", lock_wait), ("lock_timeout", lock_timeout)):
         if not _SETTING.match(value):
             raise InvalidArgument(f"{name} {value!r} is not an interval such as 5min or 30s")
-    files = migration_files(root)
-    routines = routine_files(root)
     with _connect(conninfo) as conn:
         # Both are parsed by PostgreSQL now rather than by psql later.
-        conn.execute(queries.INTERVAL_SECONDS, {"interval": lock_wait})
-        conn.execute(queries.SET_LOCK_TIMEOUT, {"timeout": lock_timeout})
-        ledger = _ledger(conn)
-        _check_ledger(ledger, files)
-        rebuild = _to_rebuild(conn, files, ledger)
-        recorded_routines = _routines_recorded(conn)
-    out: list[str] = []
-    for m in files:
-        if m.version not in ledger or m.version in rebuild:
-            out += _script_migration(m, applied=m.version in ledger)
-    checksum = routines_checksum(routines)
-    if recorded_routines != checksum:
-        out += _script_routines(routines)
+        conn.execute(QUERIES["interval_seconds"], {"interval": lock_wait})
+        conn.execute(QUERIES["set_lock_timeout"], {"timeout": lock_timeout})
+        plan = _plan(conn, root)
+    out = [line for step in _steps(plan) for line in _script(step)]
     if not out:
         return "-- nothing to apply: the database is up to date\n"
-    key = MIGRATION_LOCK_KEY
-    expected = f"{_literal(recorded_routines or '')}, {_literal(checksum)}"
-    head = _SCRIPT_HEAD.format(
-        lock_wait=lock_wait,
-        lock_timeout=lock_timeout,
-        key=key,
-        classid=key >> 32,
-        objid=key & 0xFFFFFFFF,
-        ensure_ledger=queries.ENSURE_LEDGER,
+    key, files, checksum = MIGRATION_LOCK_KEY, plan.files, routines_checksum(plan.routines)
+    expected = f"{_literal(plan.recorded_routines or '')}, {_literal(checksum)}"
+    head = QUERIES["script_head"].format(
+        lock_wait=lock_wait, lock_timeout=lock_timeout, key=key, classid=key >> 32,
+        objid=key & 0xFFFFFFFF, ensure_ledger=QUERIES["ensure_ledger"],
         versions=", ".join(str(m.version) for m in files),
         last=f"{max((m.version for m in files), default=0):04d}",
         checksums=",\n        ".join([f"({m.version}, '{m.checksum}')" for m in files]
                                       or ["(null::int, null::text)"]),
-        routines_check=(_ROUTINES_CHECK.format(expected=expected)
-                        if recorded_routines != checksum else ""),
-    )
+        routines_check=("\n    " + QUERIES["script_routines_check"].rstrip().format(
+            expected=expected) if plan.routines_changed else ""))
     tail = ["\n-- ===== done: release the migration lock =====",
             f"select pg_advisory_unlock({key}) as migration_lock_released;"]
     return head + "\n".join(line for line in [*out, *tail] if line) + "\n"

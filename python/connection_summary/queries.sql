@@ -1,5 +1,5 @@
 -- Every statement the Python wrapper sends, in one place.
--- Sections start with "-- name: NAME"; queries.py loads them by name.
+-- Sections start with "-- name: NAME"; migrations.QUERIES holds them by name.
 -- SQL functions are always called with named arguments.
 
 -- name: set_lock_timeout
@@ -49,12 +49,6 @@ select checksum from connection_summary.schema_routines;
 -- name: routines_upsert
 insert into connection_summary.schema_routines (singleton, checksum)
 values (true, %(checksum)s)
-on conflict (singleton) do update
-set checksum = excluded.checksum, applied_at = now();
-
--- name: routines_upsert_literal
-insert into connection_summary.schema_routines (singleton, checksum)
-values (true, '{checksum}')
 on conflict (singleton) do update
 set checksum = excluded.checksum, applied_at = now();
 
