@@ -1,4 +1,4 @@
--- 0001_input_tables: the schema and every input table of CONTRACT §2.
+-- 0001_input_tables: the schema and every input table (docs/input-tables.md).
 -- Locks: creates new objects only; touches no existing table.
 -- Duration: instant. Old code: there is none before this migration.
 -- Runs in one transaction.

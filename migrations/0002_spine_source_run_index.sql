@@ -1,4 +1,4 @@
--- 0002_spine_source_run_index: the seed's source/run index on spine_events.
+-- 0002_spine_source_run_index: the required source/run index on spine_events.
 -- migrate: no-transaction
 --
 -- Locks: CREATE INDEX CONCURRENTLY takes SHARE UPDATE EXCLUSIVE on

@@ -6,7 +6,7 @@
 -- events on 2 cores, during which inserts into spine_events wait.
 -- Old code keeps serving reads throughout. Runs in one transaction.
 
--- The stored run read model (CONTRACT §4), kept by a trigger on spine_events.
+-- The stored run read model (docs/contract.md §Run evidence), kept by a trigger on spine_events.
 --
 -- run_evidence: one row per run, i.e. per (owner_id, source_kind, source_id,
 -- run_id). owner_id is part of the key so that two owners reusing a run id can
@@ -39,7 +39,7 @@ create table connection_summary.run_evidence (
     settled_status text generated always as (
         coalesce(terminal_status, case when not has_started then newest_status end)
     ) stored,
-    -- Attribution claim (CONTRACT §4 rules 1-3): a profile key beats an
+    -- Attribution claim (docs/contract.md §Attribution): a profile key beats an
     -- explicit connection id, which beats nothing.
     claim_kind text generated always as (
         case

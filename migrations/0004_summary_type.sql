@@ -1,7 +1,7 @@
 -- 0004_summary_type: the composite row type of overview() and for_route().
 -- Locks: none on existing tables. Duration: instant. Runs in one transaction.
 
--- The one row shape returned by overview() and for_route() (CONTRACT §3).
+-- The one row shape returned by overview() and for_route() (docs/contract.md §Read functions).
 -- A type, not a table: nothing of it is stored; it is computed at read time.
 create type connection_summary.summary as (
     connection_id text,

@@ -20,7 +20,7 @@ create table connection_summary.spine_events (
     recorded_at timestamptz not null default clock_timestamp()
 );
 
--- Seed requirement: source-scoped run grouping is index-backed from the first
+-- Required (docs/contract.md §Input tables): source-scoped run grouping is index-backed from the first
 -- start. Migrations build the same index CONCURRENTLY (0002).
 create index spine_events_source_run_idx
 on connection_summary.spine_events (source_kind, source_id, run_id, occurred_at desc)

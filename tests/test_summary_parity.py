@@ -1,4 +1,4 @@
-"""Overview / scoped-read parity (CONTRACT §3, §6; issue 4).
+"""Overview / scoped-read parity (docs/contract.md §Scope and paging; issue 4).
 
 For the same connection and `p_now`, the `for_route` row equals the connection's
 `overview` row in every column except `depth`, and `last_run` /

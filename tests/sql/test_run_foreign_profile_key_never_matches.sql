@@ -1,4 +1,4 @@
--- CONTRACT §4 rule 1: a run that carries a browser profile key belongs to C iff
+-- docs/contract.md §Attribution rule 1: a run that carries a browser profile key belongs to C iff
 -- the key equals C's expected key. A key of another connection (or of no
 -- connection) never matches -- not even for a sole active connection, which
 -- would otherwise get unstamped runs (rule 3), and not through an explicit id.

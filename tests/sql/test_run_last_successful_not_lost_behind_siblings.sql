@@ -1,4 +1,4 @@
--- CONTRACT §4: last_run / last_successful_run are chosen by (last_at, run_id)
+-- docs/contract.md §Run evidence: last_run / last_successful_run are chosen by (last_at, run_id)
 -- over ALL of a connection's runs -- "there is no fixed window of recent runs".
 -- c1's only success is older than 10,000 runs of its siblings (keyed, named
 -- and unstamped) and than 2,000 of its own failed runs; it is still found.

@@ -1,4 +1,4 @@
--- CONTRACT §2: a connection's expected browser profile key is
+-- docs/input-tables.md: a connection's expected browser profile key is
 -- coalesce(manifest.browser_surface.profile_key, connector_id) || ':' || instance id,
 -- except a legacy default connection (instance id = connector id), whose key is
 -- the base alone. Attribution (§4 rule 1) matches exactly that key.

@@ -1,4 +1,4 @@
--- CONTRACT §4: "newest"/"earliest" order by occurred_at, then event_seq, whatever
+-- docs/contract.md §Run evidence: "newest"/"earliest" order by occurred_at, then event_seq, whatever
 -- the arrival order. Late events refold their run, can change which run is a
 -- connection's latest, and can move a run to another claim.
 begin;

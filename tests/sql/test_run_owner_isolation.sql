@@ -1,4 +1,4 @@
--- Owner isolation (CONTRACT §2, §4): a run is keyed by (owner_id, source_kind,
+-- Owner isolation (docs/contract.md §Input tables, §Run evidence): a run is keyed by (owner_id, source_kind,
 -- source_id, run_id). Owner B's runs of the same connector -- even with the same
 -- run id, stamped with A's profile key or naming A's connection -- never reach
 -- owner A, and neither owner can read the other's connections.

@@ -1,4 +1,4 @@
--- CONTRACT §4 rule 2: a run without a browser profile key that carries an
+-- docs/contract.md §Attribution rule 2: a run without a browser profile key that carries an
 -- explicit connection identity (connector_instance_id or connection_id column,
 -- else the same keys in data) feeds only that connection, never a sibling.
 begin;

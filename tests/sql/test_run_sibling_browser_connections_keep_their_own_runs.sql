@@ -1,4 +1,4 @@
--- CONTRACT §4 rule 1 (seed scenario "sibling browser connections do not share one
+-- docs/contract.md §Attribution rule 1 (scenario "sibling browser connections do not share one
 -- run"): two active connections of one connector whose runs are stamped with
 -- distinct browser profile keys each get their own run and their own wait reason.
 begin;

@@ -1,4 +1,4 @@
--- CONTRACT §4 status: a run that said run.started and has no terminal event is
+-- docs/contract.md §Run evidence, status: a run that said run.started and has no terminal event is
 -- in_progress while active_runs holds it with lease_expires_at > p_now
 -- (finished_at NULL, no failure reason); with an expired lease, or none, it is
 -- failed with failure_reason orphaned_started_run. Decided at read time (p_now).

@@ -1,4 +1,4 @@
--- CONTRACT §4 failure_reason, seed scenario "browser-surface failure reason is
+-- docs/contract.md §Run evidence, failure_reason, scenario "browser-surface failure reason is
 -- visible": a surface_failed run without a run.failed reason shows the
 -- browser-surface wait reason, else the browser-surface status of
 -- data.browser_surface (never the event's status column), else

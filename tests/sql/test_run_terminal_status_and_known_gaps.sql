@@ -1,4 +1,4 @@
--- CONTRACT §4: the status is the newest terminal event's status (run.completed,
+-- docs/contract.md §Run evidence: the status is the newest terminal event's status (run.completed,
 -- run.failed, run.cancelled, run.abandoned); finished_at = last_at once
 -- terminal; known_gaps and collection_facts come from the newest terminal event
 -- and only deep summaries carry them (last_terminal_run is always deep);

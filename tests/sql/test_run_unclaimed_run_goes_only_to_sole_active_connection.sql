@@ -1,4 +1,4 @@
--- CONTRACT §4 rule 3: a run with neither a browser profile key nor an explicit
+-- docs/contract.md §Attribution rule 3: a run with neither a browser profile key nor an explicit
 -- connection id belongs to a connection only while it is the owner's only
 -- active connection of that connector; with two active siblings it is nobody's.
 -- The rule is read-time: changing connections needs no refold.

@@ -1,5 +1,5 @@
--- CONTRACT §2: the input tables callers write. Names, column types, NOT NULL,
--- keys, indexes (the seed's spine index with its predicate), CHECK constraints
+-- docs/input-tables.md: the input tables callers write. Names, column types, NOT NULL,
+-- keys, indexes (the required spine index with its predicate), CHECK constraints
 -- on every enumerated column, open vocabularies on spine_events, and that an
 -- INSERT naming only the contract's columns works.
 -- Keep in sync with sql/0*.sql (the bootstrap) and migrations/.
@@ -180,7 +180,7 @@ from (values
         array['owner_id', 'profile_key', 'requested_at'])
 ) as ix (t, i, c);
 
--- The seed's spine index: column order, DESC and the partial predicate, exactly.
+-- The required spine index: column order, DESC and the partial predicate, exactly.
 select is(
     pg_get_indexdef('connection_summary.spine_events_source_run_idx'::regclass),
     'CREATE INDEX spine_events_source_run_idx ON connection_summary.spine_events USING btree '

@@ -1,4 +1,4 @@
--- CONTRACT §7 (bad input, as the SQL sees it): an empty or over-long route id, or a
+-- docs/contract.md §Scope and paging (bad input, as the SQL sees it): an empty or over-long route id, or a
 -- NULL owner, is a clear error (SQLSTATE 22023, invalid_parameter_value); an unknown
 -- owner is simply empty -- never an error, never another owner's data.
 begin;

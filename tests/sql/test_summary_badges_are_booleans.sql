@@ -1,4 +1,4 @@
--- CONTRACT §3 connection_health.badges {stale, syncing} and issue 4 ("syncing when
+-- docs/contract.md §Read functions connection_health.badges {stale, syncing} and issue 4 ("syncing when
 -- the schedule has an active run"): each badge is a JSON boolean on every row --
 -- true or false, never null. syncing is true while the schedule has an active run
 -- or the last run is in progress; stale follows freshness.status = stale.

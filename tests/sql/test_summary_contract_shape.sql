@@ -1,4 +1,4 @@
--- CONTRACT §3: the read API's exact signatures, return types and volatility,
+-- docs/contract.md §Read functions: the read API's exact signatures, return types and volatility,
 -- and the columns of connection_summary.summary in contract order with their types.
 -- STABLE matters: reads run in read-only transactions and on replicas (STYLE).
 begin;
@@ -122,7 +122,7 @@ select ok(
             and not a.attisdropped) || array['recent_runs', 'latest_run_events']),
     'diagnostics carries every summary column plus recent_runs and latest_run_events');
 
--- Nested objects: the keys CONTRACT §3 names.
+-- Nested objects: the keys docs/contract.md §Read functions names.
 select ok((connection_summary.for_route_json('A', 'm1', cs_test.now()) -> 'freshness')
     ?& array['status', 'captured_at', 'last_attempted_at'], 'freshness keys');
 select ok((connection_summary.for_route_json('A', 'm1', cs_test.now()) -> 'connection_health')

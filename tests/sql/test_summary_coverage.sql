@@ -1,4 +1,4 @@
--- CONTRACT §5 coverage: a terminal detail gap or an actionable known gap ->
+-- docs/contract.md §Coverage: a terminal detail gap or an actionable known gap ->
 -- terminal_gap; a pending/in-progress detail gap or a transient known gap ->
 -- retryable_gap; no run -> unknown; last terminal run succeeded -> partial when
 -- some stream has considered known and coalesce(covered, collected) < considered,

@@ -1,4 +1,4 @@
--- CONTRACT §3 diagnostics: jsonb = the deep summary row (its keys equal to
+-- docs/contract.md §Read functions diagnostics: jsonb = the deep summary row (its keys equal to
 -- for_route's row) plus recent_runs (the connection's attributed runs, newest first
 -- by (last_at, run_id), at most p_run_limit, deep run summaries) and the events of
 -- the latest run (last_run) in occurrence order. NULL for a route that resolves to

@@ -1,4 +1,4 @@
--- CONTRACT §3 total_records_state: unobserved means "no rows", stale means "a dirty
+-- docs/contract.md §Read functions total_records_state: unobserved means "no rows", stale means "a dirty
 -- row". A connection whose only retained-size stream row is dirty and carries no
 -- record_count HAS a row, and it is dirty: the total is stale (and NULL), as its
 -- per-stream entry already says. Regression: the total read 'unobserved'.

@@ -1,4 +1,4 @@
--- CONTRACT §5 freshness: captured_at = the last successful run's last_at, else
+-- docs/contract.md §Freshness: captured_at = the last successful run's last_at, else
 -- schedules.last_successful_at; stale when the last run failed/cancelled and is not
 -- older than captured_at (or nothing was ever captured); else with captured_at and
 -- maximum_staleness_seconds > 0: current within it, stale past it; else unknown.

@@ -1,4 +1,4 @@
--- CONTRACT §5 health, third rung: blocked when the last run failed with a
+-- docs/contract.md §Health, third rung: blocked when the last run failed with a
 -- credential-looking reason (auth, credential, 401, token, session_expired), or
 -- with >= 7 consecutive failures under active backoff. Blocked wins over
 -- cooling_off and degraded; its pill is red "Can't collect"; a credential block

@@ -1,4 +1,4 @@
--- CONTRACT §5 health, fourth rung: cooling_off while a backoff is active
+-- docs/contract.md §Health, fourth rung: cooling_off while a backoff is active
 -- (schedules.backoff_next_run_at > p_now) and not cleared by a newer success.
 -- It wins over degraded; it names the next attempt (the backoff's next run).
 begin;

@@ -1,4 +1,4 @@
--- CONTRACT §5 health, fifth rung: degraded when the last run failed (failed,
+-- docs/contract.md §Health, fifth rung: degraded when the last run failed (failed,
 -- abandoned, surface_failed), coverage is partial or a gap, freshness is stale, or
 -- the connection's newest non-terminal browser lease (found by its expected
 -- profile key) is surface_failed. Leases of siblings and of other owners do not count.
@@ -73,7 +73,7 @@ select is((cs_test.summary('A', 'lease_superseded', p)).connection_health #>> '{
     'leased', cs_test.path_name(p) || ': remote_surface = the newest lease') from cs_test.paths() as p;
 select is((cs_test.summary('A', 'beside_failed_sibling', p)).connection_health #>> '{axes,remote_surface}',
     'none', cs_test.path_name(p) || ': no lease and no browser run -> none') from cs_test.paths() as p;
--- The surface_failed run's reason is the wait reason (CONTRACT §4), visible in both reads.
+-- The surface_failed run's reason is the wait reason (docs/contract.md §Run evidence), visible in both reads.
 select is((cs_test.summary('A', 'surface_failed_run', p)).last_run ->> 'failure_reason', 'profile_locked',
     cs_test.path_name(p) || ': surface_failed run -> failure_reason = wait reason') from cs_test.paths() as p;
 -- Stale acts through the state (amber) even though the freshness tone is green.

@@ -1,4 +1,4 @@
--- CONTRACT §5 health, last rungs: idle (never run) -> healthy (last run
+-- docs/contract.md §Health, last rungs: idle (never run) -> healthy (last run
 -- succeeded, coverage complete, freshness current) -> unknown. Plus the badges:
 -- syncing while the schedule has an active run or the last run is in progress.
 begin;

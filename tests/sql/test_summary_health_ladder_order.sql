@@ -1,4 +1,4 @@
--- CONTRACT §5 health ladder, first match wins: needs_attention -> idle
+-- docs/contract.md §Health ladder, first match wins: needs_attention -> idle
 -- (schedule_paused) -> blocked -> cooling_off -> degraded -> idle (never run) ->
 -- healthy -> unknown. Each connection below carries the evidence of its rung AND of
 -- every later rung it can; the earliest rung must win. Rung by rung the evidence of

@@ -1,4 +1,4 @@
--- CONTRACT §5 health, first rung: needs_attention when an open, acknowledged or
+-- docs/contract.md §Health, first rung: needs_attention when an open, acknowledged or
 -- in-progress, unexpired attention record requires a response or an owner action.
 -- Resolved, dismissed and expired records, records past expires_at, records that
 -- ask nothing, and records of another owner are ignored. needs_attention wins

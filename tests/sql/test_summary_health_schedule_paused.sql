@@ -1,4 +1,4 @@
--- CONTRACT §5 health, second rung: idle with reason schedule_paused when the
+-- docs/contract.md §Health, second rung: idle with reason schedule_paused when the
 -- schedule is disabled or the connection is paused; it wins over blocked,
 -- cooling_off and degraded. A revoked connection is idle with reason revoked
 -- (checked before schedule_paused: the contract is silent, docs/sql-api.md says so).

@@ -1,4 +1,4 @@
--- CONTRACT §3 identity and lifecycle columns: connection_id = connector_instance_id;
+-- docs/contract.md §Read functions identity and lifecycle columns: connection_id = connector_instance_id;
 -- display_name = the instance name, else the connector's display name, else the
 -- connector id; connector_display_name = the connector's display name, else its id;
 -- status, source_kind, created_at, revoked_at as stored; observed_at = p_now.

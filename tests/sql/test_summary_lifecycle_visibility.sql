@@ -1,4 +1,4 @@
--- CONTRACT §3: "Drafts never appear; revoked and paused do." Revoked and paused
+-- docs/contract.md §Read functions: "Drafts never appear; revoked and paused do." Revoked and paused
 -- connections are in the overview, the scoped read and diagnostics with their
 -- status and revoked_at; a draft is in none of them -- not by its id, not through
 -- its connector id, not in a page, not in the JSON forms.

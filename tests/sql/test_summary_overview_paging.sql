@@ -1,4 +1,4 @@
--- CONTRACT §3 overview order and keyset paging: rows in (connector_id, created_at,
+-- docs/contract.md §Scope and paging: overview order and keyset paging: rows in (connector_id, created_at,
 -- connector_instance_id) order; p_limit in 1..1000 (else 22023); passing a row's
 -- opaque `cursor` as p_after continues after that row, so following each page's
 -- last cursor visits every non-draft connection exactly once, in order. A tampered

@@ -1,4 +1,4 @@
--- CONTRACT §3/§4/§6 depth: the overview row has depth 'overview' and slim run
+-- docs/contract.md §Read functions, §Run evidence, §Scope and paging depth: the overview row has depth 'overview' and slim run
 -- summaries; the scoped read has depth 'deep' and its last_run / last_successful_run
 -- add known_gaps and collection_facts from the run's newest terminal event. Apart
 -- from depth and those keys the two rows are equal (the same row builder).

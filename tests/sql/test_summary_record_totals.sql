@@ -1,4 +1,4 @@
--- CONTRACT §3 record totals: total_records is the sum of the connection's stream
+-- docs/contract.md §Read functions record totals: total_records is the sum of the connection's stream
 -- record_count, NULL unless known; total_records_state is known (> 0), known_zero,
 -- unobserved (no rows) or stale (a dirty row) -- never a made-up 0. stream_count is
 -- the number of retained-size stream rows; stream_records has one entry per

@@ -1,4 +1,4 @@
--- CONTRACT §3 retained_bytes: from retained_size_connections,
+-- docs/contract.md §Read functions retained_bytes: from retained_size_connections,
 -- {record_json_bytes = current_record_json_bytes, record_changes_json_bytes =
 -- record_history_json_bytes, blob_bytes, total_bytes = their sum};
 -- total_retained_bytes = retained_bytes.total_bytes. NULL when the connection row

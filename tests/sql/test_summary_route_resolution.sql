@@ -1,4 +1,4 @@
--- CONTRACT §3 for_route resolution: 0 or 1 row -- the exact connector_instance_id
+-- docs/contract.md §Scope and paging, route resolution: 0 or 1 row -- the exact connector_instance_id
 -- of the owner; else a connector_id only when exactly one non-draft connection of
 -- the owner has it (ambiguous -> no row); another owner's connection -> no row.
 -- diagnostics and for_route_json resolve the same way.

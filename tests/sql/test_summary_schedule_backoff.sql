@@ -1,4 +1,4 @@
--- CONTRACT §3 schedule: {enabled, interval_seconds, next_due_at, backoff: {active,
+-- docs/contract.md §Read functions schedule: {enabled, interval_seconds, next_due_at, backoff: {active,
 -- consecutive_failures, next_run_at, reason_class}}, NULL without a schedule row.
 -- backoff.active = backoff_next_run_at > p_now (time-relative, never stored).
 begin;

@@ -1,9 +1,9 @@
--- Seed scenario "sibling browser connections": two active connections of one
+-- Scenario "sibling browser connections": two active connections of one
 -- browser connector each own the runs stamped with their own profile key
 -- (<profile_key>:<instance id>). In the overview AND in the scoped read, neither
 -- sees the other's runs, leases, sizes or health, an unclaimed run goes to
 -- neither, and a busy sibling never pushes a connection's own older runs out
--- (no fixed window of recent runs, CONTRACT §4).
+-- (no fixed window of recent runs, docs/contract.md §Run evidence).
 begin;
 -- The file reads back what it writes in one transaction: fold at each
 -- statement's end instead of at commit.

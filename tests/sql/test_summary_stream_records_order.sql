@@ -1,4 +1,4 @@
--- CONTRACT §3 streams / stream_records order: `streams` lists the declared manifest
+-- docs/contract.md §Read functions streams / stream_records order: `streams` lists the declared manifest
 -- stream names in manifest order (not alphabetical); `stream_records` lists the
 -- declared streams in manifest order, then the observed but undeclared ones (by name).
 begin;

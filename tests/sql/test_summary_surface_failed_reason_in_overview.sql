@@ -1,7 +1,7 @@
--- Seed scenario "browser-surface failure reason is visible": a run that only
+-- Scenario "browser-surface failure reason is visible": a run that only
 -- produced browser-surface events and ended surface_failed shows, in the OVERVIEW
 -- row (the slim run summary) as in the scoped read, status surface_failed, the
--- wait reason as failure_reason, and its browser_surface object (CONTRACT §4).
+-- wait reason as failure_reason, and its browser_surface object (docs/contract.md §Run evidence).
 begin;
 -- The file reads back what it writes in one transaction: fold at each
 -- statement's end instead of at commit.

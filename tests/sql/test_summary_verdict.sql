@@ -1,4 +1,4 @@
--- CONTRACT §5 rendered verdict. Pill: a fixed bijection green/Healthy,
+-- docs/contract.md §Verdict. Pill: a fixed bijection green/Healthy,
 -- grey/Checking, amber/Degraded, red/Can't collect. Tone: the worst (red > amber >
 -- grey > green) of the state's tone (healthy, idle -> green; unknown -> grey;
 -- needs_attention, cooling_off, degraded -> amber; blocked -> red), the coverage's
