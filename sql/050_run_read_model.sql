@@ -1,4 +1,4 @@
--- The stored run read model (CONTRACT §4), kept by a trigger on spine_events.
+-- The stored run read model (docs/contract.md §Run evidence), kept by a trigger on spine_events.
 --
 -- run_evidence: one row per run, i.e. per (owner_id, source_kind, source_id,
 -- run_id). owner_id is part of the key so that two owners reusing a run id can
@@ -31,7 +31,7 @@ create table connection_summary.run_evidence (
     settled_status text generated always as (
         coalesce(terminal_status, case when not has_started then newest_status end)
     ) stored,
-    -- Attribution claim (CONTRACT §4 rules 1-3): a profile key beats an
+    -- Attribution claim (docs/contract.md §Attribution): a profile key beats an
     -- explicit connection id, which beats nothing. A key or id longer than any
     -- connection's can belong to no connection: it claims 'unmatchable' and is
     -- never indexed raw.
@@ -69,22 +69,25 @@ create table connection_summary.run_evidence (
     primary key (owner_id, source_kind, source_id, run_id)
 );
 
--- Latest run of a claim, latest succeeded run, latest terminal run: the deep
--- path and the head maintenance each read the top row of one of these.
-create index run_evidence_claim_latest_idx
+-- Latest run of a claim, latest succeeded run, latest terminal run: the head
+-- maintenance and the live head rule each read the top row of one of these.
+-- The claim comes before the connector: a lookup of one run by its primary
+-- key can then never be planned as a scan of a claim index bounded by the
+-- connector and filtered on run_id (migrations/0009_claim_index_order.sql).
+create index run_evidence_latest_by_claim_idx
 on connection_summary.run_evidence (
-    owner_id, source_kind, source_id, claim_kind, claim_value, last_at desc, run_id desc
+    owner_id, claim_kind, claim_value, source_kind, source_id, last_at desc, run_id desc
 );
 
-create index run_evidence_claim_succeeded_idx
+create index run_evidence_succeeded_by_claim_idx
 on connection_summary.run_evidence (
-    owner_id, source_kind, source_id, claim_kind, claim_value, last_at desc, run_id desc
+    owner_id, claim_kind, claim_value, source_kind, source_id, last_at desc, run_id desc
 )
 where settled_status = 'succeeded';
 
-create index run_evidence_claim_terminal_idx
+create index run_evidence_terminal_by_claim_idx
 on connection_summary.run_evidence (
-    owner_id, source_kind, source_id, claim_kind, claim_value, last_at desc, run_id desc
+    owner_id, claim_kind, claim_value, source_kind, source_id, last_at desc, run_id desc
 )
 where terminal_status is not null;
 

@@ -24,8 +24,8 @@
 
 -- Merges the folds this transaction queued into run_evidence and refreshes
 -- the heads of the claims the merge touched.
-create or replace function connection_summary.merge_run_folds()
-returns void
+create or replace function connection_summary.merge_queued_folds()
+returns jsonb
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
@@ -33,6 +33,9 @@ set search_path = pg_catalog, pg_temp
 -- plans (index scans on the keys) are as good as custom ones, and re-planning
 -- them per commit would cost more than executing them (bench/ingest.py).
 set plan_cache_mode = force_generic_plan
+-- Short statements whose estimates can be large (generic plans, young
+-- tables without statistics): JIT compilation would cost far more than it saves.
+set jit = off
 as $$
 declare
     v_folds connection_summary.run_maintenance_queue[];
@@ -55,7 +58,7 @@ begin
         group by q.owner_id, q.source_kind, q.source_id, q.run_id
     ) as t;
     if v_folds is null then
-        return;
+        return '[]'::jsonb;
     end if;
 
     -- Every lock of the transaction is taken here, in hash order, before any
@@ -116,12 +119,12 @@ begin
     into v_claims
     from (select * from old_claims union select * from merged) as c;
 
-    perform connection_summary.refresh_run_heads(p_claims => v_claims);
+    return connection_summary.refresh_claim_heads(p_claims => v_claims);
 end;
 $$;
 
-comment on function connection_summary.merge_run_folds() is
-'Merges the run folds this transaction queued into run_evidence and refreshes the heads of their claims.';
+comment on function connection_summary.merge_queued_folds() is
+'Merges the run folds this transaction queued into run_evidence and refreshes the heads of their claims; returns the [owner_id, connector_id] pairs whose heads moved.';
 
 -- A stored run row as a fold (its columns of run_fold).
 create or replace function connection_summary.stored_fold(p_run connection_summary.run_evidence)
@@ -142,14 +145,21 @@ as $$
     )::connection_summary.run_fold
 $$;
 
-create or replace function connection_summary.refresh_run_heads(p_claims jsonb)
-returns void
+-- Returns the [owner_id, connector_id] pairs whose heads changed (for
+-- connection_states, which keeps each connection's heads).
+create or replace function connection_summary.refresh_claim_heads(p_claims jsonb)
+returns jsonb
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
+-- Short statements whose estimates can be large (generic plans, young
+-- tables without statistics): JIT compilation would cost far more than it saves.
+set jit = off
 as $$
 -- p_claims: [[owner_id, source_kind, source_id, claim_kind, claim_value], ...]
+declare
+    v_moved jsonb;
 begin
     with claims as (
         select distinct
@@ -176,8 +186,10 @@ begin
         where rh.owner_id = h.owner_id and rh.source_kind = h.source_kind
             and rh.source_id = h.source_id and rh.claim_kind = h.claim_kind
             and rh.claim_value = h.claim_value and h.latest_run_id is null
-    )
+        returning rh.owner_id, rh.source_kind, rh.source_id
+    ),
 
+    stored as (
     insert into connection_summary.run_heads as rh (
         owner_id, source_kind, source_id, claim_kind, claim_value,
         latest_run_id, succeeded_run_id, terminal_run_id
@@ -192,7 +204,14 @@ begin
         succeeded_run_id = excluded.succeeded_run_id,
         terminal_run_id = excluded.terminal_run_id
     where (rh.latest_run_id, rh.succeeded_run_id, rh.terminal_run_id)
-        is distinct from (excluded.latest_run_id, excluded.succeeded_run_id, excluded.terminal_run_id);
+        is distinct from (excluded.latest_run_id, excluded.succeeded_run_id, excluded.terminal_run_id)
+    returning rh.owner_id, rh.source_kind, rh.source_id
+    )
+
+    select coalesce(jsonb_agg(distinct jsonb_build_array(m.owner_id, m.source_id)), '[]')
+    into v_moved
+    from (select * from emptied union all select * from stored) as m
+    where m.source_kind = 'connector';
 
     -- Under REPEATABLE READ the heads above were chosen from this transaction's
     -- snapshot. Lock the chosen runs: if a concurrent writer changed one since
@@ -213,6 +232,7 @@ begin
         )
         for share of r;
     end if;
+    return v_moved;
 end;
 $$;
 
@@ -263,13 +283,16 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform set_config('connection_summary.fold_queued', '', true);
-    perform connection_summary.merge_run_folds();
+    -- Runs first, then connection states: one order of locks for everyone.
+    perform connection_summary.refresh_connection_states(
+        p_head_groups => connection_summary.merge_queued_folds()
+    );
     return null;
 end;
 $$;
 
 comment on function connection_summary.run_maintenance_on_commit() is
-'Deferred trigger on run_maintenance_queue: merges the folds the committing transaction queued.';
+'Deferred trigger on run_maintenance_queue and connection_state_queue: merges the folds, then recomputes the connection states, the committing transaction queued.';
 
 create or replace function connection_summary.rebuild_run_evidence()
 returns bigint
@@ -310,6 +333,8 @@ begin
     values ('run_evidence', connection_summary.run_fold_definition_md5())
     on conflict (read_model) do update
     set definition_md5 = excluded.definition_md5, rebuilt_at = now();
+    -- The connections' stored heads come from run_heads.
+    perform connection_summary.rebuild_connection_states();
     return v_runs;
 end;
 $$;
@@ -381,6 +406,8 @@ begin
     truncate connection_summary.run_heads, connection_summary.run_evidence;
     -- Not TRUNCATE: this transaction's queue rows have commit triggers pending.
     delete from connection_summary.run_maintenance_queue;
+    -- Every connection's stored heads are gone with them.
+    perform connection_summary.queue_every_connection_state();
     return null;
 end;
 $$;
@@ -389,17 +416,3 @@ create or replace trigger spine_events_truncate_read_model
 after truncate on connection_summary.spine_events
 for each statement
 execute function connection_summary.spine_events_truncated();
-
--- First install, or a changed fold: rebuild the stored rows now, in the same
--- transaction as the new definitions, so readers never see a mix.
-do $$
-begin
-    if not exists (
-        select 1 from connection_summary.read_model_versions
-        where read_model = 'run_evidence'
-            and definition_md5 = connection_summary.run_fold_definition_md5()
-    ) then
-        perform connection_summary.rebuild_run_evidence();
-    end if;
-end;
-$$;

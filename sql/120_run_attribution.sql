@@ -1,7 +1,8 @@
--- Read-time run rules (CONTRACT §4): which runs belong to a connection, what
--- status a run has at p_now, and the run summary object. They depend on the
--- read time and on the current connections, so they are never stored.
--- All are small SQL functions that the planner inlines into the readers.
+-- Run rules (docs/contract.md §Run evidence, §Attribution): which runs
+-- belong to a connection and which are its heads (applied when its
+-- connection_states row is stored), what status a run has at p_now and the
+-- run summary object (applied at read time). All are small SQL functions that
+-- the planner inlines into their callers.
 
 -- The browser profile key a connection's runs are stamped with.
 create or replace function connection_summary.expected_profile_key(
@@ -30,27 +31,41 @@ $$;
 -- (see run_evidence.claim_kind). A connection owns the profile claim of its
 -- expected key, the connection claim of its own id, and the unclaimed runs of
 -- its connector only while it is the owner's sole active connection of that
--- connector. So a run is never handed to a sibling.
+-- connector (owns_unclaimed_runs()). So a run is never handed to a sibling.
 create or replace function connection_summary.connection_claims(
-    p_connector_id text,
-    p_connector_instance_id text,
-    p_manifest jsonb,
-    p_sole_active boolean
+    p_profile_key text,
+    p_connection_id text,
+    p_owns_unclaimed_runs boolean
 )
 returns table (claim_kind text, claim_value text)
 language sql
 immutable
 parallel safe
 as $$
-    select 'profile', connection_summary.expected_profile_key(
-        p_connector_id => p_connector_id,
-        p_connector_instance_id => p_connector_instance_id,
-        p_manifest => p_manifest
+    select 'profile', p_profile_key
+    union all
+    select 'connection', p_connection_id
+    union all
+    select 'none', '' where p_owns_unclaimed_runs
+$$;
+
+-- Whether a connection gets its connector's unclaimed runs: it is active and
+-- the owner's only active connection of that connector.
+create or replace function connection_summary.owns_unclaimed_runs(
+    p_owner_id text,
+    p_connector_id text,
+    p_status text
+)
+returns boolean
+language sql
+stable
+parallel safe
+as $$
+    select p_status = 'active' and (
+        select count(*) = 1
+        from connection_summary.connections as n
+        where n.owner_id = p_owner_id and n.connector_id = p_connector_id and n.status = 'active'
     )
-    union all
-    select 'connection', p_connector_instance_id
-    union all
-    select 'none', '' where p_sole_active
 $$;
 
 -- Status of a run at p_now: a settled status stands; a started, unfinished run
@@ -117,7 +132,7 @@ as $$
                         and not coalesce(p_lease_expires_at > p_now, false)
                         then 'orphaned_started_run'
                 end,
-                -- Seed requirement: a surface_failed run without a run.failed
+                -- docs/contract.md §Run evidence: a surface_failed run without a run.failed
                 -- reason shows the browser-surface evidence.
                 case
                     when p_run.settled_status = 'surface_failed'
@@ -146,185 +161,151 @@ as $$
     end
 $$;
 
--- The scope of a read: the connections to summarize, their connectors, and
--- the connectors of which the owner has exactly one active connection (whose
--- unclaimed runs that connection gets). Readers compute it once and pass it
--- down, so that no later step reads connections or connectors again.
--- This one is for given ids (the scoped read); overview_scope() pages.
-create or replace function connection_summary.connection_scope(
+-- The heads of one connection over the claims it owns: its latest, latest
+-- succeeded and latest terminal run, each the newest by (last_at, run_id)
+-- among its claims' heads. p_live = false reads each claim's stored heads
+-- (run_heads: how connection_states keeps them); p_live = true evaluates the
+-- same head rule now on run_evidence through its claim indexes (the scoped
+-- read). Either way nothing is folded from spine_events.
+create or replace function connection_summary.connection_heads(
     p_owner_id text,
-    p_connection_ids text[]
+    p_connector_id text,
+    p_connection_id text,
+    p_profile_key text,
+    p_owns_unclaimed_runs boolean,
+    p_live boolean
 )
-returns table (
-    connections connection_summary.connections[],
-    connectors connection_summary.connectors[],
-    sole_active_connectors text[]
-)
+returns table (latest_run_id text, succeeded_run_id text, terminal_run_id text)
 language sql
 stable
 parallel safe
 as $$
-    with scoped as materialized (
-        select c
-        from connection_summary.connections as c
-        where c.owner_id = p_owner_id and c.connector_instance_id = any(p_connection_ids)
-    )
-
     select
-        (select array_agg(s.c) from scoped as s),
-        (
-            select array_agg(k)
-            from connection_summary.connectors as k
-            where k.connector_id in (select (s.c).connector_id from scoped as s)
-        ),
-        (
-            select array_agg(a.connector_id)
-            from (
-                select n.connector_id
-                from connection_summary.connections as n
-                where n.owner_id = p_owner_id and n.status = 'active'
-                    and n.connector_id in (select (s.c).connector_id from scoped as s)
-                group by n.connector_id
-                having count(*) = 1
-            ) as a
-        )
+        (array_agg(r.run_id order by r.last_at desc, r.run_id desc) filter (where c.head = 'latest'))[1],
+        (array_agg(r.run_id order by r.last_at desc, r.run_id desc) filter (where c.head = 'succeeded'))[1],
+        (array_agg(r.run_id order by r.last_at desc, r.run_id desc) filter (where c.head = 'terminal'))[1]
+    from (
+        -- The candidates first (offset 0), then each one's run by its key
+        -- (a lateral, fenced lookup): whatever the statistics, the plan cannot
+        -- turn around and scan runs to evaluate the heads once per run.
+        select v.head, v.run_id
+        from connection_summary.connection_claims(
+            p_profile_key => p_profile_key,
+            p_connection_id => p_connection_id,
+            p_owns_unclaimed_runs => p_owns_unclaimed_runs
+        ) as cl
+        cross join lateral (
+            select h.latest_run_id, h.succeeded_run_id, h.terminal_run_id
+            from connection_summary.run_heads as h
+            where not p_live and h.owner_id = p_owner_id and h.source_kind = 'connector'
+                and h.source_id = p_connector_id and h.claim_kind = cl.claim_kind
+                and h.claim_value = cl.claim_value
+            union all
+            select h.latest_run_id, h.succeeded_run_id, h.terminal_run_id
+            from connection_summary.run_claim_heads(
+                p_owner_id => p_owner_id,
+                p_source_kind => 'connector',
+                p_source_id => p_connector_id,
+                p_claim_kind => cl.claim_kind,
+                p_claim_value => cl.claim_value
+            ) as h
+            where p_live
+        ) as h
+        cross join lateral (
+            values ('latest', h.latest_run_id), ('succeeded', h.succeeded_run_id), ('terminal', h.terminal_run_id)
+        ) as v (head, run_id)
+        where v.run_id is not null
+        offset 0
+    ) as c
+    cross join lateral (
+        select r0.run_id, r0.last_at
+        from connection_summary.run_evidence as r0
+        where r0.owner_id = p_owner_id and r0.source_kind = 'connector'
+            and r0.source_id = p_connector_id and r0.run_id = c.run_id
+        offset 0
+    ) as r
 $$;
 
--- The claims of the connections in scope: connection_claims() applied to
--- each. Everything that attributes runs starts here.
-create or replace function connection_summary.owned_claims(
-    p_connections connection_summary.connections[],
-    p_connectors connection_summary.connectors[],
-    p_sole_active_connectors text[]
+-- When the lease of a started, unsettled run expires (active_runs); no row
+-- for any other run, whose status no lease changes. The succeeded and
+-- terminal heads are settled by definition, so only the latest run needs it.
+-- A set-returning function joined laterally: a scalar SQL function holding a
+-- subquery is never inlined.
+create or replace function connection_summary.run_lease(
+    p_owner_id text,
+    p_run connection_summary.run_evidence
 )
-returns table (connector_instance_id text, connector_id text, claim_kind text, claim_value text)
+returns table (lease_expires_at timestamptz)
 language sql
 stable
 parallel safe
 as $$
-    select c.connector_instance_id, c.connector_id, cl.claim_kind, cl.claim_value
-    from unnest(p_connections) as c
-    left join unnest(p_connectors) as k on c.connector_id = k.connector_id
-    cross join lateral connection_summary.connection_claims(
-        p_connector_id => c.connector_id,
-        p_connector_instance_id => c.connector_instance_id,
-        p_manifest => k.manifest,
-        p_sole_active => c.status = 'active'
-        and coalesce(c.connector_id = any(p_sole_active_connectors), false)
-    ) as cl
+    select a.lease_expires_at
+    from connection_summary.active_runs as a
+    where p_run.settled_status is null and p_run.has_started
+        and a.run_id = p_run.run_id and a.owner_id = p_owner_id
 $$;
 
--- Last run, last successful run and last terminal run of each given
--- connection, by (last_at, run_id) over the runs the connection claims.
--- p_deep = false (the overview): the claims' heads come from the stored
--- run_heads, read once as a set. p_deep = true (scoped reads): the same head
--- rule is evaluated now on run_evidence through its claim indexes, and the
--- summaries carry known_gaps and collection_facts. Either way nothing is
--- folded from spine_events and no window of recent runs is involved.
--- last_terminal_run is always deep: coverage reads its gaps and facts.
-create or replace function connection_summary.attributed_runs(
+-- The run summaries of a connection's three heads: last_run,
+-- last_successful_run and last_terminal_run (always deep: coverage reads its
+-- gaps and facts). Each is one lookup by the run's key; a run's lease (for the
+-- status of a started, unsettled run) is looked up only for such a run.
+create or replace function connection_summary.connection_runs(
     p_owner_id text,
-    p_connections connection_summary.connections[],
-    p_connectors connection_summary.connectors[],
-    p_sole_active_connectors text[],
+    p_connector_id text,
+    p_latest_run_id text,
+    p_succeeded_run_id text,
+    p_terminal_run_id text,
     p_now timestamptz,
     p_deep boolean
 )
-returns table (
-    connector_instance_id text,
-    last_run jsonb,
-    last_successful_run jsonb,
-    last_terminal_run jsonb
-)
+returns table (last_run jsonb, last_successful_run jsonb, last_terminal_run jsonb)
 language sql
 stable
 parallel safe
 as $$
-    with claims as materialized (
-        select *
-        from connection_summary.owned_claims(
-            p_connections => p_connections,
-            p_connectors => p_connectors,
-            p_sole_active_connectors => p_sole_active_connectors
-        )
-    ),
-
-    stored_heads as materialized (
-        select h.*
-        from connection_summary.run_heads as h
-        where not p_deep and h.owner_id = p_owner_id and h.source_kind = 'connector'
-            and h.source_id in (select claims.connector_id from claims)
-    ),
-
-    -- Materialized: without statistics the planner may otherwise drive the
-    -- head lookups from run_evidence and repeat them per run.
-    claimed as materialized (
-        select
-            cl.connector_instance_id, cl.connector_id,
-            h.latest_run_id, h.succeeded_run_id, h.terminal_run_id
-        from claims as cl
-        inner join stored_heads as h
-            on cl.connector_id = h.source_id and cl.claim_kind = h.claim_kind
-            and cl.claim_value = h.claim_value
-        where not p_deep
-        union all
-        select
-            cl.connector_instance_id, cl.connector_id,
-            h.latest_run_id, h.succeeded_run_id, h.terminal_run_id
-        from claims as cl
-        cross join lateral connection_summary.run_claim_heads(
-            p_owner_id => p_owner_id,
-            p_source_kind => 'connector',
-            p_source_id => cl.connector_id,
-            p_claim_kind => cl.claim_kind,
-            p_claim_value => cl.claim_value
-        ) as h
-        where p_deep
-    ),
-
-    -- Materialized: each candidate's run is then looked up by its full key
-    -- (run_evidence_pkey). Flattened, a generic plan may scan all the runs of
-    -- each connector through a claim index and filter on the run id, which
-    -- grows with the connector's history.
-    candidates as materialized (
-        select cd.connector_instance_id, cd.connector_id, v.head, v.run_id
-        from claimed as cd
-        cross join lateral (
-            values
-            ('latest', cd.latest_run_id),
-            ('succeeded', cd.succeeded_run_id),
-            ('terminal', cd.terminal_run_id)
-        ) as v (head, run_id)
-        where v.run_id is not null
-    ),
-
-    picked as (
-        select distinct on (cd.connector_instance_id, cd.head)
-            cd.connector_instance_id, cd.head, r as run, a.lease_expires_at
-        from candidates as cd
-        inner join connection_summary.run_evidence as r
-            on r.owner_id = p_owner_id and r.source_kind = 'connector'
-            and cd.connector_id = r.source_id and cd.run_id = r.run_id
-        left join connection_summary.active_runs as a
-            on a.run_id = r.run_id and a.owner_id = p_owner_id
-        order by cd.connector_instance_id, cd.head, r.last_at desc, r.run_id desc
-    )
-
-    select
-        c.connector_instance_id,
-        (array_agg(connection_summary.run_summary(
-            p_run => p.run, p_lease_expires_at => p.lease_expires_at,
-            p_now => p_now, p_deep => p_deep
-        )) filter (where p.head = 'latest'))[1],
-        (array_agg(connection_summary.run_summary(
-            p_run => p.run, p_lease_expires_at => p.lease_expires_at,
-            p_now => p_now, p_deep => p_deep
-        )) filter (where p.head = 'succeeded'))[1],
-        (array_agg(connection_summary.run_summary(
-            p_run => p.run, p_lease_expires_at => p.lease_expires_at,
-            p_now => p_now, p_deep => true
-        )) filter (where p.head = 'terminal'))[1]
-    from (select distinct claims.connector_instance_id from claims) as c
-    left join picked as p on c.connector_instance_id = p.connector_instance_id
-    group by c.connector_instance_id
+    -- Each summary is a plain column (offset 0) by the time the rules read
+    -- it: a rule given a subquery as an argument it reads more than once would
+    -- not be inlined.
+    select l.summary, s.summary, t.summary
+    from (
+        select connection_summary.run_summary(
+            p_run => r, p_lease_expires_at => x.lease_expires_at, p_now => p_now, p_deep => p_deep
+        ) as summary
+        from (select 1) as one
+        left join lateral (
+            select r0.*
+            from connection_summary.run_evidence as r0
+            where r0.owner_id = p_owner_id and r0.source_kind = 'connector'
+                and r0.source_id = p_connector_id and r0.run_id = p_latest_run_id
+        ) as r on true
+        left join lateral connection_summary.run_lease(p_owner_id => p_owner_id, p_run => r) as x on true
+        offset 0
+    ) as l
+    cross join lateral (
+        select connection_summary.run_summary(
+            p_run => r, p_lease_expires_at => null, p_now => p_now, p_deep => p_deep
+        ) as summary
+        from (select 1) as one
+        left join lateral (
+            select r0.*
+            from connection_summary.run_evidence as r0
+            where r0.owner_id = p_owner_id and r0.source_kind = 'connector'
+                and r0.source_id = p_connector_id and r0.run_id = p_succeeded_run_id
+        ) as r on true
+        offset 0
+    ) as s
+    cross join lateral (
+        select connection_summary.run_summary(
+            p_run => r, p_lease_expires_at => null, p_now => p_now, p_deep => true
+        ) as summary
+        from (select 1) as one
+        left join lateral (
+            select r0.*
+            from connection_summary.run_evidence as r0
+            where r0.owner_id = p_owner_id and r0.source_kind = 'connector'
+                and r0.source_id = p_connector_id and r0.run_id = p_terminal_run_id
+        ) as r on true
+        offset 0
+    ) as t
 $$;

@@ -1,9 +1,12 @@
--- Synthesis rules (CONTRACT §5): freshness, coverage, health, verdict.
+-- Synthesis rules (docs/contract.md §Freshness, §Coverage, §Health,
+-- §Verdict): freshness, coverage, health, verdict, and the record-count,
+-- retained-size, schedule and attention rules.
 --
--- Pure functions of already-gathered evidence and p_now; nothing is stored.
--- Each is a one-expression SQL function so the planner inlines it into the
--- row builder: a summary costs no nested statement per connection. Callers
--- pass plain columns (not expressions), which keeps them inlinable.
+-- Pure functions of already-gathered evidence. Those without p_now are
+-- applied when a connection_states row is stored; those with it at read time.
+-- Each is one SQL statement the planner inlines into its caller: a summary
+-- costs no nested statement per connection. Callers pass plain columns (not
+-- expressions), which keeps them inlinable.
 
 -- Freshness: {status: current|stale|unknown, captured_at, last_attempted_at}.
 create or replace function connection_summary.freshness(
@@ -103,7 +106,7 @@ as $$
     select coalesce(p_reason ~* '(auth|credential|401|token|session_expired|login|password)', false)
 $$;
 
--- Connection health (CONTRACT §5): the state ladder, first match wins, with
+-- Connection health (docs/contract.md §Health): the state ladder, first match wins, with
 -- its reason code and next action, plus axes and badges.
 create or replace function connection_summary.connection_health(
     p_connection_status text,
@@ -303,4 +306,178 @@ as $$
             end
         ], null))
     )
+$$;
+
+-- Record counts: the declared streams (manifest order) merged with the
+-- observed retained-size rows ([{stream, record_count, dirty}, ...]); a count
+-- is reported only where it was observed, and a total only when every
+-- observed row has a clean count whose sum a bigint holds.
+create or replace function connection_summary.stream_counts(
+    p_manifest jsonb,
+    p_stream_rows jsonb
+)
+returns table (
+    streams text[],
+    stream_records jsonb,
+    stream_count int,
+    total_records bigint,
+    total_records_state text
+)
+language sql
+immutable
+parallel safe
+as $$
+    select
+        st.streams,
+        st.stream_records,
+        st.stream_count,
+        case when st.total_records_state in ('known', 'known_zero') then st.record_sum::bigint end,
+        st.total_records_state
+    from (
+        select
+            coalesce(
+                (array_agg(d.stream order by d.ord) filter (where d.stream is not null)),
+                '{}'::text []
+            ) as streams,
+            coalesce(jsonb_agg(jsonb_build_object(
+                'stream', coalesce(d.stream, o.stream),
+                'record_count', o.record_count,
+                'count_state', case
+                    when o.stream is null or (o.record_count is null and not o.dirty) then 'unobserved'
+                    when o.dirty then 'stale'
+                    when o.record_count > 0 then 'known'
+                    else 'known_zero'
+                end
+            ) order by d.ord nulls last, coalesce(d.stream, o.stream)), '[]'::jsonb) as stream_records,
+            count(o.stream)::int as stream_count,
+            sum(o.record_count) as record_sum,
+            case
+                when count(o.stream) = 0 then 'unobserved'
+                when bool_or(o.dirty) filter (where o.stream is not null) then 'stale'
+                when bool_and(o.record_count is null) filter (where o.stream is not null)
+                    then 'unobserved'
+                -- A row without a count next to counted ones: the sum would be a guess.
+                when bool_or(o.record_count is null) filter (where o.stream is not null)
+                    then 'stale'
+                -- Counts whose sum no bigint holds: no total can be reported.
+                when sum(o.record_count) > 9223372036854775807 then 'stale'
+                when sum(o.record_count) > 0 then 'known'
+                else 'known_zero'
+            end as total_records_state
+        from (
+            select s.item ->> 'name' as stream, s.ord
+            from jsonb_array_elements(
+                case when jsonb_typeof(p_manifest -> 'streams') = 'array'
+                    then p_manifest -> 'streams' else '[]'::jsonb end
+            ) with ordinality as s (item, ord)
+            where jsonb_typeof(s.item) = 'object' and s.item ->> 'name' is not null
+        ) as d
+        full join (
+            select
+                r.row ->> 'stream' as stream,
+                (r.row ->> 'record_count')::bigint as record_count,
+                coalesce((r.row ->> 'dirty')::boolean, false) as dirty
+            from jsonb_array_elements(coalesce(p_stream_rows, '[]'::jsonb)) as r (row)
+        ) as o on d.stream = o.stream
+    ) as st
+$$;
+
+-- Retained size: never a made-up 0. A missing (p_present false), dirty or
+-- incomplete size row is NULL.
+create or replace function connection_summary.retained_bytes(
+    p_present boolean,
+    p_dirty boolean,
+    p_record_json_bytes bigint,
+    p_record_changes_json_bytes bigint,
+    p_blob_bytes bigint
+)
+returns jsonb
+language sql
+immutable
+parallel safe
+as $$
+    select case
+        when not p_present or p_dirty or p_record_json_bytes is null
+            or p_record_changes_json_bytes is null or p_blob_bytes is null
+            then null
+        else jsonb_build_object(
+            'record_json_bytes', p_record_json_bytes,
+            'record_changes_json_bytes', p_record_changes_json_bytes,
+            'blob_bytes', p_blob_bytes,
+            'total_bytes', p_record_json_bytes::numeric + p_record_changes_json_bytes + p_blob_bytes
+        )
+    end
+$$;
+
+-- The manifest's refresh_policy.maximum_staleness_seconds, when it is a number.
+create or replace function connection_summary.maximum_staleness_seconds(p_manifest jsonb)
+returns numeric
+language sql
+immutable
+parallel safe
+as $$
+    select case
+        when jsonb_typeof(p_manifest #> '{refresh_policy,maximum_staleness_seconds}') = 'number'
+            then (p_manifest #>> '{refresh_policy,maximum_staleness_seconds}')::numeric
+    end
+$$;
+
+-- The schedule object at p_now (NULL without a schedule row): backoff is
+-- active while its next run is still ahead.
+create or replace function connection_summary.schedule_at(
+    p_state connection_summary.connection_states,
+    p_now timestamptz
+)
+returns jsonb
+language sql
+stable
+parallel safe
+as $$
+    select case when p_state.has_schedule then jsonb_build_object(
+        'enabled', p_state.schedule_enabled,
+        'interval_seconds', p_state.schedule_interval_seconds,
+        'next_due_at', p_state.schedule_next_due_at,
+        'backoff', jsonb_build_object(
+            'active', coalesce(p_state.schedule_backoff_next_run_at > p_now, false),
+            'consecutive_failures', p_state.schedule_consecutive_failures,
+            'next_run_at', p_state.schedule_backoff_next_run_at,
+            'reason_class', p_state.schedule_backoff_reason_class
+        )
+    ) end
+$$;
+
+-- The attention record that asks the owner for something at p_now: the
+-- newest open candidate that has not expired (no row: none). Set-returning,
+-- joined laterally: a scalar SQL function holding a subquery is never inlined.
+create or replace function connection_summary.attention_at(
+    p_candidates jsonb,
+    p_now timestamptz
+)
+returns table (attention jsonb)
+language sql
+stable
+parallel safe
+as $$
+    select c.item - 'expires_at'
+    from jsonb_array_elements(p_candidates) with ordinality as c (item, ord)
+    where c.item ->> 'expires_at' is null or (c.item ->> 'expires_at')::timestamptz > p_now
+    order by c.ord
+    limit 1
+$$;
+
+-- The browser-surface lease object of a connection (NULL without one).
+create or replace function connection_summary.surface_lease(
+    p_state connection_summary.connection_states
+)
+returns jsonb
+language sql
+stable
+parallel safe
+as $$
+    select case when p_state.surface_lease_id is not null then jsonb_build_object(
+        'lease_id', p_state.surface_lease_id,
+        'status', p_state.surface_lease_status,
+        'wait_reason', p_state.surface_lease_wait_reason,
+        'requested_at', p_state.surface_lease_requested_at
+    ) end
 $$;

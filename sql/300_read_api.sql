@@ -1,4 +1,4 @@
--- The read API (CONTRACT §3, §6): overview, for_route, diagnostics and their
+-- The read API (docs/contract.md §Read functions, §Scope and paging): overview, for_route, diagnostics and their
 -- *_json forms. All STABLE and free of writes, so they run in read-only
 -- transactions and on hot standbys.
 --
@@ -26,65 +26,10 @@ begin
 end;
 $$;
 
--- The overview's scope, in one read of the owner's connections: the page
--- (non-draft, in (connector_id, created_at, connector_instance_id) order,
--- after the cursor, at most p_limit), its connectors, and the connectors of
--- which the owner has exactly one active connection -- counted over all the
--- owner's connections, not just the page.
-create or replace function connection_summary.overview_scope(
-    p_owner_id text,
-    p_limit int,
-    p_after text
-)
-returns table (
-    connections connection_summary.connections[],
-    connectors connection_summary.connectors[],
-    sole_active_connectors text[]
-)
-language sql
-stable
-parallel safe
-as $$
-    with owned as materialized (
-        select
-            c,
-            count(*) filter (where c.status = 'active')
-                over (partition by c.connector_id) as active_connections
-        from connection_summary.connections as c
-        where c.owner_id = p_owner_id and c.status <> 'draft'
-    ),
-
-    page as materialized (
-        select o.c
-        from owned as o
-        left join connection_summary.cursor_decode(p_owner_id => p_owner_id, p_cursor => p_after) as a
-            on true
-        where p_after is null
-            or ((o.c).connector_id, (o.c).created_at, (o.c).connector_instance_id)
-            > (a.connector_id, a.created_at, a.connector_instance_id)
-        order by (o.c).connector_id, (o.c).created_at, (o.c).connector_instance_id
-        limit p_limit
-    )
-
-    select
-        (
-            select array_agg(p.c order by (p.c).connector_id, (p.c).created_at, (p.c).connector_instance_id)
-            from page as p
-        ),
-        (
-            select array_agg(k)
-            from connection_summary.connectors as k
-            where k.connector_id in (select (p.c).connector_id from page as p)
-        ),
-        (
-            select array_agg(distinct (o.c).connector_id)
-            from owned as o
-            where o.active_connections = 1
-        )
-$$;
-
 -- The overview: every non-draft connection of the owner, shallow, in
 -- (connector_id, created_at, connector_instance_id) order, optionally paged.
+-- One statement: an index range scan of the owner's stored states after the
+-- cursor's position, each summarized at p_now.
 create or replace function connection_summary.overview(
     p_owner_id text,
     p_now timestamptz default now(),
@@ -97,14 +42,15 @@ stable
 parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
--- Plan-stable: the gathering statement is planned once per session and its
--- generic plan reused. Re-planning the large inlined statement on every call
--- cost more than executing it (20 connections: 35 ms custom vs 11 ms generic
--- per call on a loaded 2-core machine; 1,000 connections: no worse).
+-- Plan-stable: the statement is planned once per session and its generic
+-- plan (an index range scan and key lookups) reused.
 set plan_cache_mode = force_generic_plan
+-- Short statements whose estimates can be large (generic plans, young
+-- tables without statistics): JIT compilation would cost far more than it saves.
+set jit = off
 as $$
 declare
-    v_scope record;
+    v_after record;
 begin
     perform connection_summary.check_id(p_what => 'owner id', p_value => p_owner_id);
     if p_limit is not null and (p_limit < 1 or p_limit > 1000) then
@@ -114,22 +60,22 @@ begin
     perform connection_summary.check_now(p_now => p_now);
     -- Checked here, not only while paging: a bad cursor is an error even
     -- when the owner has no connections to page through.
-    perform connection_summary.cursor_decode(p_owner_id => p_owner_id, p_cursor => p_after);
+    select * into v_after
+    from connection_summary.cursor_decode(p_owner_id => p_owner_id, p_cursor => p_after);
     perform connection_summary.authorize_read(p_owner_id => p_owner_id);
-    select * into v_scope
-    from connection_summary.overview_scope(
-        p_owner_id => p_owner_id, p_limit => p_limit, p_after => p_after
-    );
+    -- Without a cursor the position is before every row: ids are never empty.
     return query
-    select *
-    from connection_summary.connection_summaries(
-        p_owner_id => p_owner_id,
-        p_connections => v_scope.connections,
-        p_connectors => v_scope.connectors,
-        p_sole_active_connectors => v_scope.sole_active_connectors,
-        p_now => p_now,
-        p_deep => false
-    );
+    select b.*
+    from connection_summary.connection_states as s
+    cross join lateral connection_summary.summarize(p_state => s, p_now => p_now, p_deep => false) as b
+    where s.owner_id = p_owner_id
+        and (s.connector_id, s.created_at, s.connector_instance_id) > (
+            coalesce(v_after.connector_id, ''),
+            coalesce(v_after.created_at, '-infinity'),
+            coalesce(v_after.connector_instance_id, '')
+        )
+    order by s.connector_id, s.created_at, s.connector_instance_id
+    limit p_limit;
 end;
 $$;
 
@@ -143,15 +89,14 @@ parallel safe
 as $$
     select coalesce(
         (
-            select c.connector_instance_id
-            from connection_summary.connections as c
-            where c.connector_instance_id = p_route_id and c.owner_id = p_owner_id
-                and c.status <> 'draft'
+            select s.connector_instance_id
+            from connection_summary.connection_states as s
+            where s.owner_id = p_owner_id and s.connector_instance_id = p_route_id
         ),
         (
-            select min(c.connector_instance_id)
-            from connection_summary.connections as c
-            where c.owner_id = p_owner_id and c.connector_id = p_route_id and c.status <> 'draft'
+            select min(s.connector_instance_id)
+            from connection_summary.connection_states as s
+            where s.owner_id = p_owner_id and s.connector_id = p_route_id
             having count(*) = 1
         )
     )
@@ -170,38 +115,24 @@ stable
 parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
--- Plan-stable, as overview(): one connection's statement re-planned per call
--- cost about 15 ms against 1.6 ms executed from the generic plan.
 set plan_cache_mode = force_generic_plan
+-- Short statements whose estimates can be large (generic plans, young
+-- tables without statistics): JIT compilation would cost far more than it saves.
+set jit = off
 as $$
-declare
-    v_connection_id text;
-    v_scope record;
 begin
     perform connection_summary.check_id(p_what => 'owner id', p_value => p_owner_id);
     perform connection_summary.check_id(p_what => 'route id', p_value => p_route_id);
     perform connection_summary.check_now(p_now => p_now);
     perform connection_summary.authorize_read(p_owner_id => p_owner_id);
-    v_connection_id := connection_summary.resolve_route(
-        p_owner_id => p_owner_id, p_route_id => p_route_id
-    );
-    if v_connection_id is null then
-        return;
-    end if;
-    select * into v_scope
-    from connection_summary.connection_scope(
-        p_owner_id => p_owner_id, p_connection_ids => array[v_connection_id]
-    );
     return query
-    select *
-    from connection_summary.connection_summaries(
-        p_owner_id => p_owner_id,
-        p_connections => v_scope.connections,
-        p_connectors => v_scope.connectors,
-        p_sole_active_connectors => v_scope.sole_active_connectors,
-        p_now => p_now,
-        p_deep => true
-    );
+    select b.*
+    from connection_summary.connection_states as s
+    cross join lateral connection_summary.summarize(p_state => s, p_now => p_now, p_deep => true) as b
+    where s.owner_id = p_owner_id
+        and s.connector_instance_id = connection_summary.resolve_route(
+            p_owner_id => p_owner_id, p_route_id => p_route_id
+        );
 end;
 $$;
 
@@ -219,26 +150,25 @@ stable
 parallel safe
 as $$
     select connection_summary.run_summary(
-        p_run => r, p_lease_expires_at => a.lease_expires_at, p_now => p_now, p_deep => true
+        p_run => r, p_lease_expires_at => x.lease_expires_at, p_now => p_now, p_deep => true
     )
-    from connection_summary.connection_scope(
-        p_owner_id => p_owner_id, p_connection_ids => array[p_connection_id]
-    ) as s
-    cross join lateral connection_summary.owned_claims(
-        p_connections => s.connections,
-        p_connectors => s.connectors,
-        p_sole_active_connectors => s.sole_active_connectors
+    from connection_summary.connection_states as s
+    cross join lateral connection_summary.connection_claims(
+        p_profile_key => s.profile_key,
+        p_connection_id => s.connector_instance_id,
+        p_owns_unclaimed_runs => s.owns_unclaimed_runs
     ) as cl
     cross join lateral (
         select r0.*
         from connection_summary.run_evidence as r0
         where r0.owner_id = p_owner_id and r0.source_kind = 'connector'
-            and r0.source_id = cl.connector_id and r0.claim_kind = cl.claim_kind
+            and r0.source_id = s.connector_id and r0.claim_kind = cl.claim_kind
             and r0.claim_value = cl.claim_value
         order by r0.last_at desc, r0.run_id desc
         limit p_limit
     ) as r
-    left join connection_summary.active_runs as a on a.run_id = r.run_id and a.owner_id = p_owner_id
+    left join lateral connection_summary.run_lease(p_owner_id => p_owner_id, p_run => r) as x on true
+    where s.owner_id = p_owner_id and s.connector_instance_id = p_connection_id
     order by r.last_at desc, r.run_id desc
     limit p_limit
 $$;
@@ -259,6 +189,9 @@ parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
+-- Short statements whose estimates can be large (generic plans, young
+-- tables without statistics): JIT compilation would cost far more than it saves.
+set jit = off
 as $$
 declare
     v_summary connection_summary.summary;

@@ -135,16 +135,17 @@ def overview_calls(conninfo: str) -> int:
 
 @contextmanager
 def locked(conninfo: str) -> Iterator[None]:
-    """Hold ACCESS EXCLUSIVE on connections: every read waits inside the database."""
+    """Hold ACCESS EXCLUSIVE on connection_states: every read waits inside the database."""
     with psycopg.connect(conninfo) as conn:
-        conn.execute("lock table connection_summary.connections in access exclusive mode")
+        conn.execute("lock table connection_summary.connection_states in access exclusive mode")
         yield
 
 
 @asynccontextmanager
 async def async_locked(conninfo: str) -> AsyncIterator[None]:
     async with await psycopg.AsyncConnection.connect(conninfo) as conn:
-        await conn.execute("lock table connection_summary.connections in access exclusive mode")
+        await conn.execute(
+            "lock table connection_summary.connection_states in access exclusive mode")
         yield
 
 

@@ -101,11 +101,12 @@ def calls(conninfo: str, function: str) -> int:
 
 
 class Blocker:
-    """Holds an ACCESS EXCLUSIVE lock on connections until `release()`."""
+    """Holds ACCESS EXCLUSIVE on connection_states (every read scans it) until `release()`."""
 
     def __init__(self, conninfo: str) -> None:
         self.conn = psycopg.connect(conninfo)
-        self.conn.execute("lock table connection_summary.connections in access exclusive mode")
+        self.conn.execute(
+            "lock table connection_summary.connection_states in access exclusive mode")
 
     def release(self) -> None:
         if not self.conn.closed:

@@ -34,8 +34,8 @@ Plan = dict[str, Any]
 
 NOW = datetime(2024, 7, 1, tzinfo=UTC)
 READ_MODEL = {"spine_events", "run_evidence", "run_heads"}
-CLAIM_INDEXES = {"run_evidence_claim_latest_idx", "run_evidence_claim_succeeded_idx",
-                 "run_evidence_claim_terminal_idx"}
+CLAIM_INDEXES = {"run_evidence_latest_by_claim_idx", "run_evidence_succeeded_by_claim_idx",
+                 "run_evidence_terminal_by_claim_idx"}
 INDEX_NODES = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
 
 # --- collecting plans ------------------------------------------------------------------------
@@ -187,7 +187,7 @@ _LOAD = [
 def expected_heads(connection_id: str) -> tuple[str | None, str | None]:
     """(last run, last successful run) of an owner-A connection, from the generator's rules.
 
-    CONTRACT §4: a profile-stamped run is C's iff its key is C's expected key
+    docs/contract.md §Attribution: a profile-stamped run is C's iff its key is C's expected key
     ('baseK:' + id), an id-stamped one iff the id is C's, an unstamped one iff C is
     its connector's only active connection (only 'mail-solo'). Latest = greatest
     last_at, i.e. greatest r here.
@@ -273,20 +273,19 @@ def test_deep_latest_run_lookup_is_index_backed(big_db: str, connection_id: str)
 
 
 def test_overview_run_path_reads_stored_heads_once(big_db: str) -> None:
-    """p_deep => false: run_heads once as a set, then one index probe per picked run."""
+    """p_deep => false: the heads stored in connection_states, then one probe by the full
+    key per head run; neither run_heads nor spine_events is read."""
     overview = ("select * from cs_test.attributed_runs("
                 "p_owner_id => 'A', p_connection_ids => %s, p_now => %s, p_deep => false)")
     plans = collect_plans(big_db, [(overview, (TARGETS, NOW))], analyze=True)
     touched = [node for node in all_nodes(plans) if node.get("Relation Name") in READ_MODEL]
     assert "spine_events" not in {node["Relation Name"] for node in touched}
-    heads_scans = [node for node in touched if node["Relation Name"] == "run_heads"]
-    assert len(heads_scans) == 1, heads_scans
-    assert heads_scans[0].get("Actual Loops") == 1, heads_scans
+    assert "run_heads" not in {node["Relation Name"] for node in touched}
     run_scans = [node for node in touched if node["Relation Name"] == "run_evidence"]
     assert run_scans
-    assert all(node["Node Type"] in INDEX_NODES for node in run_scans), run_scans
-    # At most three heads of each connection's (up to three) claims, one row each.
-    assert run_rows_read(plans) <= 9 * len(TARGETS)
+    assert all(node.get("Index Name") == "run_evidence_pkey" for node in run_scans), run_scans
+    # Three heads of each connection, one row each.
+    assert run_rows_read(plans) <= 3 * len(TARGETS)
 
 
 def test_single_row_insert_merges_without_reading_spine_events(big_db: str) -> None:

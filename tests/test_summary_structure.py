@@ -1,4 +1,4 @@
-"""Structural performance facts of the read functions (issue 4, CONTRACT §6).
+"""Structural facts of the read functions (issue 4, docs/contract.md §Scope and paging).
 
 (a) The number of SQL statements executed inside `overview` (and `for_route`),
     counted with pg_stat_statements (track = all, so nested statements count), is
@@ -31,9 +31,16 @@ from .conftest import Server, create_database, drop_database
 NOW = "2024-06-02 00:00:00+00"
 INDEX_ONLY_RELATIONS = frozenset({
     "retained_size_streams", "retained_size_connections", "run_evidence", "run_heads",
-    "spine_events",
+    "spine_events", "connection_states",
 })
-# CONTRACT §2 input tables.
+# What a read may touch: the stored per-connection rows, the stored runs they
+# name, the leases of unsettled runs; never the operational input tables, whose
+# contribution is stored in connection_states.
+OPERATIONAL_TABLES = frozenset({
+    "connectors", "connections", "retained_size_streams", "retained_size_connections",
+    "schedules", "detail_gaps", "attention_records", "browser_surface_leases",
+})
+# The input tables (docs/input-tables.md).
 INPUT_TABLES = frozenset({
     "connectors", "connections", "spine_events", "active_runs", "retained_size_streams",
     "retained_size_connections", "schedules", "detail_gaps", "attention_records",
@@ -376,14 +383,18 @@ def test_scoped_read_uses_only_indexes_and_the_connections_rows(big_db: str) -> 
     assert len(plans) >= 3, "nested statements must be explained"
     assert not index_only_violations(nodes), describe(nodes)
     relations = {n.relation for n in nodes}
-    assert {"retained_size_streams", "retained_size_connections", "run_evidence"} <= relations, (
-        describe(nodes))
-    # Never the all-connection retained-size snapshot: each size read is bounded by the
-    # connection id in its index condition and returns only that connection's rows.
+    assert {"connection_states", "run_evidence"} <= relations, describe(nodes)
+    assert not relations & OPERATIONAL_TABLES, describe(nodes)
+    assert "spine_events" not in relations, describe(nodes)
+    # Only the route's rows: its stored state (the route lookups by key) and its
+    # three head runs, each by its full key.
     for node in nodes:
-        if node.relation.startswith("retained_size_"):
-            assert "connector_instance_id" in node.condition, describe(nodes)
-            assert (node.actual_rows or 0) * (node.actual_loops or 1) <= 2, node
+        if node.relation == "connection_states":
+            assert (node.actual_rows or 0) * (node.actual_loops or 1) <= 1, node
+        if node.relation == "run_evidence":
+            assert node.index == "run_evidence_pkey", describe(nodes)
+            assert (node.actual_rows or 0) * (node.actual_loops or 1) <= 1, node
+        if node.relation in ("connection_states", "run_evidence"):
             assert node.rows_removed == 0, node
     print("\nscoped read plan:\n" + describe(nodes))
 
@@ -395,12 +406,11 @@ def test_diagnostics_uses_only_indexes_and_the_connections_rows(big_db: str) -> 
     nodes = scan_nodes(plans)
     assert not index_only_violations(nodes), describe(nodes)
     relations = {n.relation for n in nodes}
-    assert {"retained_size_streams", "retained_size_connections", "run_evidence",
-            "spine_events"} <= relations, describe(nodes)
+    assert {"connection_states", "run_evidence", "spine_events"} <= relations, describe(nodes)
+    assert not relations & OPERATIONAL_TABLES, describe(nodes)
     for node in nodes:
-        if node.relation.startswith("retained_size_"):
-            assert "connector_instance_id" in node.condition, describe(nodes)
-            assert (node.actual_rows or 0) * (node.actual_loops or 1) <= 2, node
+        if node.relation == "connection_states":
+            assert (node.actual_rows or 0) * (node.actual_loops or 1) <= 1, node
         if node.relation == "spine_events":
             # Only the latest run's 4 events, found by (source_kind, source_id, run_id).
             assert "run_id" in node.condition, node
@@ -411,18 +421,25 @@ def test_diagnostics_uses_only_indexes_and_the_connections_rows(big_db: str) -> 
 
 def test_overview_reads_each_input_table_at_most_once_and_never_spine_events(
         scaled_db: str) -> None:
-    """CONTRACT §6: the overview "reads each input table at most once per call as a set"
-    and takes run evidence from the stored read model, never from spine_events."""
+    """docs/contract.md §Scope and paging: the overview reads each table at most once per
+    call (one scan node each, index-bound) and takes run evidence from the stored read
+    model, never from spine_events. With the stored connection states it reads none of
+    the operational input tables at all: one range scan of the owner's states, then each
+    state's head runs by key."""
     plans = nested_plans(scaled_db, OVERVIEW_CALL, {"owner": "many", "now": NOW})
     nodes = scan_nodes(plans)
-    reads = Counter(n.relation for n in nodes if n.relation in INPUT_TABLES)
+    reads = Counter(n.relation for n in nodes if not n.relation.startswith("pg_"))
     assert "spine_events" not in reads, describe(nodes)
-    assert {"retained_size_streams", "retained_size_connections"} <= set(reads)
-    assert reads["retained_size_streams"] == 1
-    assert reads["retained_size_connections"] == 1
-    assert all(count <= 1 for count in reads.values()), (
-        f"input tables read more than once per overview call: "
-        f"{ {t: c for t, c in reads.items() if c > 1} }\n{describe(nodes)}")
+    assert not set(reads) & OPERATIONAL_TABLES, describe(nodes)
+    assert reads["connection_states"] == 1, describe(nodes)
+    assert not index_only_violations(nodes), describe(nodes)
+    # The three heads of each connection: three run_evidence lookups, one row each.
+    assert reads["run_evidence"] == 3, describe(nodes)
+    assert reads["active_runs"] <= 1, describe(nodes)
+    for node in nodes:
+        if node.relation == "run_evidence":
+            assert node.index == "run_evidence_pkey", describe(nodes)
+            assert (node.actual_rows or 0) <= (node.actual_loops or 1), node
 
 
 # --- (c) reads never write ---------------------------------------------------------------------

@@ -5,7 +5,7 @@
 --   * Times are minutes after a fixed origin: cs_test.at(90) = 2024-06-01 01:30 UTC.
 --     cs_test.now() (origin + 1 day) is the default read time, so results never
 --     depend on the wall clock.
---   * Connector runs are source_kind 'connector', source_id = connector id (CONTRACT §2).
+--   * Connector runs are source_kind 'connector', source_id = connector id (docs/input-tables.md).
 --   * cs_test.run_of(...) reads one head of attributed_runs for one connection;
 --     cs_test.paths() yields (false, true) so one pgTAP statement checks the
 --     overview path (stored run_heads) and the deep path (live heads) alike.
@@ -239,8 +239,9 @@ as $$
     select case when p_deep then 'deep' else 'overview' end
 $$;
 
--- connection_summary.attributed_runs() for given connection ids: reads their
--- scope first (tests hold ids, not a scope).
+-- The three head runs of given connections (stored states), as the overview
+-- (p_deep false: stored heads) or the scoped read (p_deep true: heads
+-- evaluated now) summarizes them.
 create or replace function cs_test.attributed_runs(
     p_owner_id text,
     p_connection_ids text[],
@@ -257,18 +258,19 @@ language sql
 stable
 parallel safe
 as $$
-    select a.*
-    from connection_summary.connection_scope(
-        p_owner_id => p_owner_id, p_connection_ids => p_connection_ids
-    ) as s
-    cross join lateral connection_summary.attributed_runs(
-        p_owner_id => p_owner_id,
-        p_connections => s.connections,
-        p_connectors => s.connectors,
-        p_sole_active_connectors => s.sole_active_connectors,
+    select s.connector_instance_id, r.last_run, r.last_successful_run, r.last_terminal_run
+    from connection_summary.connection_states as s
+    cross join lateral connection_summary.state_heads(p_state => s, p_live => p_deep) as h
+    cross join lateral connection_summary.connection_runs(
+        p_owner_id => s.owner_id,
+        p_connector_id => s.connector_id,
+        p_latest_run_id => h.latest_run_id,
+        p_succeeded_run_id => h.succeeded_run_id,
+        p_terminal_run_id => h.terminal_run_id,
         p_now => p_now,
         p_deep => p_deep
-    ) as a
+    ) as r
+    where s.owner_id = p_owner_id and s.connector_instance_id = any(p_connection_ids)
 $$;
 
 -- One head ('last_run', 'last_successful_run' or 'last_terminal_run') of one
