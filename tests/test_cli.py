@@ -47,8 +47,8 @@ ALICE_PILLS = {
 BOB_PILLS = {"gmail-bob": "Degraded"}
 WAIT_REASON = "profile_in_use_by_sibling_run"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-SECTIONS = ("verdict", "health", "freshness", "coverage", "last run", "last successful run",
-            "streams", "retained size", "schedule")
+SECTIONS = ("retained bytes", "schedule", "last run", "last successful run", "freshness",
+            "connection health", "rendered verdict")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -297,12 +297,13 @@ def test_show_prints_every_field_group_with_the_wait_reason(
     assert out.startswith("Chase savings (chase-savings)\n")
     for section in SECTIONS:
         assert re.search(rf"^{section}\s", out, re.M), section
-    assert re.search(r"^verdict\s+Degraded \(amber, channel advisory\)$", out, re.M)
+    assert re.search(r"^  pill\s+Degraded \(amber\)\n  channel\s+advisory$", out, re.M)
+    assert re.search(r"^  coverage\s+unknown$", out, re.M)
     assert "Collecting with problems: last run failed." in out
-    assert re.search(r"^last run\s+run-c-2: surface_failed$", out, re.M)
+    assert re.search(r"^last run\n  run id\s+run-c-2\n  status\s+surface_failed$", out, re.M)
     assert re.search(rf"^  failure reason\s+{WAIT_REASON}$", out, re.M)
     assert re.search(rf"^\s+wait reason: {WAIT_REASON}$", out, re.M)
-    assert "profile: chase-web:chase-savings" in out
+    assert "profile key: chase-web:chase-savings" in out
     assert re.search(r"^last successful run\s+none$", out, re.M)
     # The sibling's successful run is not this connection's.
     assert "run-c-1" not in out
@@ -310,10 +311,11 @@ def test_show_prints_every_field_group_with_the_wait_reason(
     code, out, err = run(capsys, "--dsn", conninfo, "show", "alice", "gmail-personal",
                          "--now", now)
     assert code == 0, err
-    assert re.search(r"^retained size\s+257\.0 MiB$", out, re.M)
-    assert re.search(r"^  messages\s+18,234 \(known\)$", out, re.M)
-    assert re.search(r"^  collection facts\s+messages: collected 58, considered 58\n"
-                     r"\s+labels: collected 12, considered 12$", out, re.M)
+    assert re.search(r"^  total retained bytes\s+257\.0 MiB$", out, re.M)
+    assert re.search(r"\sstream: messages, record count: 18,234,\s+count\s+state: known$",
+                     out, re.M)
+    assert re.search(r"^  collection facts\s+stream: messages, collected: 58, considered: 58\n"
+                     r"\s+stream: labels, collected: 12, considered: 12$", out, re.M)
 
 
 def test_show_and_diagnostics_json_are_the_sql_json(
@@ -612,7 +614,7 @@ def test_the_pill_is_coloured_on_a_terminal_unless_no_color(demo: tuple[str, str
     assert proc.returncode == 0
     assert "\x1b[1;31mCan't collect\x1b[0m" in proc.stdout
     proc = run_child("show", "alice", "chase-savings", "--dsn", conninfo, "--color", "always")
-    assert re.search(r"^verdict\s+\x1b\[1;33mDegraded\x1b\[0m \(amber", proc.stdout, re.M)
+    assert re.search(r"^  pill\s+\x1b\[1;33mDegraded\x1b\[0m \(amber", proc.stdout, re.M)
 
 
 def test_read_commands_without_a_database_start_none(private_tmp: Path) -> None:
@@ -697,7 +699,9 @@ def test_tables_fit_the_terminal_and_wide_shows_every_column(
     # The verdict statement wraps under its label rather than running past the edge.
     monkeypatch.setenv("COLUMNS", "80")
     code, out, _ = run(capsys, "show", "alice", "slack-team", *read)
-    assert re.search(r"^  statement {11}Recent runs failed; [^\n]+\n {22}\S", out, re.M), out
+    wrapped = re.search(r"^(  forward statement +)Recent runs failed; .+\n( +)\S", out, re.M)
+    assert wrapped, out
+    assert len(wrapped[1]) == len(wrapped[2]), out
     # Without COLUMNS and off a terminal (a pipe, a file): no limit.
     monkeypatch.delenv("COLUMNS")
     code, out, _ = run(capsys, "overview", "alice", *read)

@@ -1,10 +1,4 @@
-"""The `connection-summary` command line (also `python -m connection_summary`).
-
-Every subcommand is one `Command` in `COMMANDS`: its help, the names of its arguments
-(`_ARGUMENTS`) and its handler; `main()` does the rest (parsing, choosing the database,
-mapping errors to exit codes), and shtab generates the shell completion scripts
-(`completion bash|zsh`) from the same parser.
-"""
+"""The `connection-summary` command line: one `Command` per subcommand, in `COMMANDS`."""
 
 from __future__ import annotations
 
@@ -53,7 +47,6 @@ def _print(*lines: str, file: TextIO | None = None) -> None:
 
 
 def _print_json(value: object, jsonl: bool = False) -> None:
-    """--json: indented; --jsonl: one object per line (each row of a list)."""
     for item in (value if isinstance(value, list) else [value]) if jsonl else [value]:
         print(json.dumps(item, indent=None if jsonl else 2, default=str), file=sys.stdout)
 
@@ -74,7 +67,6 @@ _INTERVAL_PART = re.compile(r"\s*\d+(?:\.\d+)?\s*([a-z]*)\s*")
 
 
 def _interval(text: str) -> str:
-    """--lock-wait: a PostgreSQL interval such as 30s, 5min, 1h 30min or 2 minutes."""
     lowered, units, at = text.lower(), [], 0
     while at < len(lowered) and (part := _INTERVAL_PART.match(lowered, at)):
         units.append(part[1])
@@ -87,7 +79,6 @@ def _interval(text: str) -> str:
 
 
 def _lock_timeout(text: str) -> str:
-    """--lock-timeout: a PostgreSQL lock_timeout setting such as 30s, 500ms or 0."""
     match = _SETTING.fullmatch(text)
     if match and float(match[1]) * _SETTING_MS[match[2] or "ms"] <= 2**31 - 1:
         return text
@@ -97,7 +88,6 @@ def _lock_timeout(text: str) -> str:
 
 
 def _count(text: str) -> int:
-    """--limit, --runs: 1..MAX_LIMIT."""
     value = int(text) if re.fullmatch(r"[+-]?\d+", text.strip()) else 0
     if not 1 <= value <= MAX_LIMIT:
         raise argparse.ArgumentTypeError(f"not a whole number from 1 to {MAX_LIMIT}: {text!r}")
@@ -105,7 +95,6 @@ def _count(text: str) -> int:
 
 
 def _timestamp(text: str) -> datetime:
-    """--now: ISO 8601; a time without an offset is UTC."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
@@ -115,7 +104,6 @@ def _timestamp(text: str) -> datetime:
 
 
 _JSONL = "JSON Lines: {} (instead of --json)"
-#: Every argument of a subcommand, by the name `Command.arguments` gives it.
 _ARGUMENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "owner": ("owner", {"metavar": "OWNER", "help": "owner_id whose connections to read"}),
     "route": ("route", {"metavar": "ROUTE",
@@ -215,7 +203,6 @@ def run_status(args: argparse.Namespace, db: Database) -> int:
 
 
 def _use_color(args: argparse.Namespace) -> bool:
-    """--color always/never; auto: stdout is a terminal, NO_COLOR unset, TERM not dumb."""
     if args.color != "auto":
         return bool(args.color == "always")
     return (not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
@@ -223,7 +210,6 @@ def _use_color(args: argparse.Namespace) -> bool:
 
 
 def _width(args: argparse.Namespace) -> int | None:
-    """Columns to fit: none with --wide; $COLUMNS; the terminal's; none off a terminal."""
     if args.wide:
         return None
     columns = os.environ.get("COLUMNS", "").strip()
@@ -252,7 +238,6 @@ def run_overview(args: argparse.Namespace, db: Database) -> int:
 
 
 def run_show(args: argparse.Namespace, db: Database) -> int:
-    """`show`, and `diagnostics` (which has --runs)."""
     runs = getattr(args, "runs", None)
     with Client(db.conninfo) as client:
         found = (client.for_route(args.owner, args.route, now=args.now) if runs is None else
@@ -354,7 +339,6 @@ def run_demo(args: argparse.Namespace, db: Database) -> int:
 
 
 def run_completion(args: argparse.Namespace, db: Database) -> int:
-    # Generated from the argument parser itself, so the scripts always match it.
     print(shtab.complete(build_parser(), args.shell), file=sys.stdout)
     return 0
 
@@ -435,7 +419,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def open_database(dsn: str | None) -> Iterator[Database]:
-    """--dsn, else DATABASE_URL, else a private embedded server stopped on exit."""
     url = dsn or os.environ.get("DATABASE_URL")
     if url:
         try:
@@ -444,13 +427,8 @@ def open_database(dsn: str | None) -> Iterator[Database]:
             raise errors.InvalidArgument(
                 f"{'--dsn' if dsn else 'DATABASE_URL'} is not a libpq conninfo or "
                 f"postgresql:// URL: {str(exc).strip()}") from None
-        yield Database(url, embedded=False)
-        return
-    server = localpg.start_local_server()
-    try:
-        yield Database(server.conninfo(), embedded=True)
-    finally:
-        server.stop()
+    with localpg.database_url(url) as conninfo:
+        yield Database(conninfo, embedded=not url)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

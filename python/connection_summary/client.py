@@ -1,16 +1,8 @@
-"""`Client` (sync) and `AsyncClient` (asyncio): the thin wrapper around the read functions.
+"""`Client` (sync) and `AsyncClient` (asyncio): one statement of queries.sql per method.
 
-Each method sends one statement of queries.sql over a psycopg_pool pool and returns
-typed results (models.py); every psycopg error is mapped to the package's own types. A
-caller's pool is used and never closed; otherwise the client makes one and closes it.
-The schema is checked once, at start. `overview` goes through the coalescing registry
-(coalesce.py) unless `coalesce=False`; `cache_ttl` keeps its results that long, and
-`listen=True` drops those of the owner each `connection_summary_changed` names.
-
-After a server restart every idle pooled connection is dead: each call checks the
-connection it takes and, finding it dead, has the pool check (and replace) its idle ones
-and takes a fresh one, once. So the first call after a restart succeeds, whatever the
-pool size.
+Both share `_Reader` (state, checks, statements, decoding) and differ only in I/O. After
+a server restart every idle pooled connection is dead, so each call checks the connection
+it takes and, finding it dead, has the pool check its idle ones and retries once.
 """
 
 from __future__ import annotations
@@ -42,7 +34,7 @@ __all__ = ["MAX_LIMIT", "AsyncClient", "Client"]
 
 T = TypeVar("T")
 Rows = list[dict[str, Any]]
-# The statement, its parameters and how to read its rows: all of a call but the I/O.
+# A call but its I/O: the statement, its parameters and how to read its rows.
 Call = tuple[str, dict[str, Any], Callable[[Rows], T]]
 
 
@@ -89,31 +81,30 @@ def _for_route(owner_id: object, route_id: object, now: object) -> Call[Summary 
 
 def _diagnostics(owner_id: object, route_id: object, now: object,
                  run_limit: object) -> Call[Diagnostics | None]:
-    params = _for_route(owner_id, route_id, now)[1]
-    params["run_limit"] = _check_count(run_limit, "run_limit")
-    return QUERIES["diagnostics"], params, _read_diagnostics
+    params = {**_for_route(owner_id, route_id, now)[1],
+              "run_limit": _check_count(run_limit, "run_limit")}
+    return QUERIES["diagnostics"], params, lambda rows: (
+        None if not rows or rows[0]["diagnostics"] is None
+        else Diagnostics.from_json(rows[0]["diagnostics"]))
 
 
-def _read_diagnostics(rows: Rows) -> Diagnostics | None:
-    value = rows[0]["diagnostics"] if rows else None
-    return None if value is None else Diagnostics.from_json(value)
+def _next_page(page: list[Summary], size: int,
+               pinned: datetime | None) -> tuple[datetime, str] | None:
+    """Where the next page of `iter_overview` starts; `now` stays pinned across pages."""
+    return None if len(page) < size else (pinned or page[0].observed_at, page[-1].cursor)
 
 
 def _merge_conninfo(conninfo: object, kwargs: object) -> str:
-    """A conninfo reaching a pool's database: its conninfo plus its connection keywords."""
+    """A pool's conninfo plus its connection keywords (for the listener and the check)."""
     keywords = {o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults()}
     extra = ({k: v for k, v in kwargs.items() if k in keywords}
              if isinstance(kwargs, Mapping) else {})
     return psycopg.conninfo.make_conninfo(str(conninfo or ""), **extra)
 
 
-def _pool_settings(pool: ConnectionPool[Any] | AsyncConnectionPool[Any]) -> list[object]:
-    return [value() if callable(value) else value for value in (pool.conninfo, pool.kwargs)]
-
-
 def _connect_and_start(conninfo: str, timeout: float) -> str:
-    """Check the schema on a plain connection (its errors say why the database is
-    unreachable); return the database identity, part of every coalescing key."""
+    """Check the schema on a plain connection, whose errors say why the database is
+    unreachable; return the database identity, part of every coalescing key."""
     try:
         with psycopg.connect(conninfo, connect_timeout=max(1, round(timeout)),
                              row_factory=tuple_row) as conn:
@@ -126,18 +117,14 @@ def _connect_and_start(conninfo: str, timeout: float) -> str:
 
 
 class _Listener:
-    """A thread with its own connection, LISTENing on connection_summary_changed.
-
-    A thread serves the async client too: invalidation is thread-safe, and no event
-    loop has to outlive it. The constructor connects (a bad conninfo fails the client's
-    start); a lost connection is made again with backoff, and then every cached result
-    of the database is dropped, since notifications may have been missed meanwhile.
-    """
+    """A thread LISTENing on connection_summary_changed, for both clients (invalidation
+    is thread-safe and no event loop has to outlive it). After a lost connection every
+    cached result of the database is dropped: notifications may have been missed."""
 
     def __init__(self, conninfo: str, database: str, timeout: float) -> None:
         self._conninfo, self._database, self._timeout = conninfo, database, timeout
         self._stop = threading.Event()
-        self._conn: psycopg.Connection[Any] | None = self._connect()
+        self._conn: psycopg.Connection[Any] | None = self._connect()  # fails the client's start
         self._thread = threading.Thread(target=self._run, name="connection-summary-listen",
                                         daemon=True)
         self._thread.start()
@@ -157,8 +144,7 @@ class _Listener:
                     REGISTRY.invalidate(database=self._database)
                     backoff = 0.1
                 for notify in self._conn.notifies(timeout=0.2):
-                    # The payload is an owner id; '*' (the shared connector catalog
-                    # changed) or an empty payload means every owner.
+                    # An owner id; '*' (the shared connector catalog) or '' means everyone.
                     owner = None if notify.payload in ("", "*") else notify.payload
                     REGISTRY.invalidate(owner, database=self._database)
             except psycopg.Error:
@@ -179,7 +165,8 @@ class _Reader:
     """State and rules of a client; the subclasses add only the I/O."""
 
     def __init__(self, pool: ConnectionPool[Any] | AsyncConnectionPool[Any] | None,
-                 conninfo: str, cache_ttl: float | None, listen: bool, timeout: float) -> None:
+                 conninfo: str, cache_ttl: float | None, listen: bool, timeout: float,
+                 max_size: int, pool_type: type[Any]) -> None:
         self._cache_ttl, self._listen, self._timeout_setting = cache_ttl, listen, timeout
         self._listener: _Listener | None = None
         self._database: str | None = None
@@ -188,14 +175,13 @@ class _Reader:
         # A caller's pool waits as it was configured to; the conninfo is read from it.
         self._timeout: float | None = None if pool is not None else timeout
         self._conninfo: str | None = None if pool is not None else conninfo
+        # No `check=` callback: psycopg_pool sleeps 1 s, 2 s, 4 s... after each dead
+        # connection it finds, outlasting `timeout` after a restart; `_connection` checks.
+        self._pool = pool or pool_type(conninfo, min_size=1, max_size=max_size, open=False,
+                                       timeout=timeout, name="connection-summary")
 
-    @staticmethod
-    def _pool_kwargs(max_size: int, timeout: float) -> dict[str, Any]:
-        # No `check=` callback: psycopg_pool sleeps 1 s, 2 s, 4 s... after each
-        # connection its check finds dead, so after a restart a pool of idle
-        # connections would outlast `timeout`. `_connection` checks instead.
-        return {"min_size": 1, "max_size": max_size, "open": False, "timeout": timeout,
-                "name": "connection-summary"}
+    def _pool_settings(self) -> list[object]:
+        return [v() if callable(v) else v for v in (self._pool.conninfo, self._pool.kwargs)]
 
     def _start_listener(self, database: str) -> None:
         if self._listen and self._conninfo is not None:
@@ -220,22 +206,21 @@ class Client(_Reader):
     """Reads connection summaries through a psycopg_pool ConnectionPool.
 
     `Client(conninfo)` makes (and `close()` closes) a pool of its own; `Client(pool)`
-    uses the caller's open pool, which should have no `check=` callback (the client
-    checks connections itself). `cache_ttl` (seconds) lets overview results be reused
-    that long; `listen=True` drops them when the database NOTIFYs a change. `timeout`
-    bounds connecting and waiting for a pool connection.
+    uses the caller's open pool, which should have no `check=` callback. `cache_ttl`
+    (seconds) lets overview results be reused that long; `listen=True` drops them when
+    the database NOTIFYs a change. `timeout` bounds connecting and waiting for a connection.
     """
+
+    _pool: ConnectionPool[Any]
 
     def __init__(self, conninfo: str | ConnectionPool[Any] = "", *,
                  cache_ttl: float | None = None, listen: bool = False, timeout: float = 30.0,
                  max_size: int = 10) -> None:
-        caller_pool = conninfo if isinstance(conninfo, ConnectionPool) else None
-        super().__init__(caller_pool, str(conninfo), cache_ttl, listen, timeout)
-        self._pool = caller_pool or ConnectionPool(str(conninfo),
-                                                   **self._pool_kwargs(max_size, timeout))
-        if caller_pool is not None:
-            self._conninfo = _merge_conninfo(*_pool_settings(caller_pool))
-        self._database = _connect_and_start(self._conninfo or "", timeout)
+        pool = conninfo if isinstance(conninfo, ConnectionPool) else None
+        super().__init__(pool, str(conninfo), cache_ttl, listen, timeout, max_size,
+                         ConnectionPool)
+        self._conninfo = self._conninfo or _merge_conninfo(*self._pool_settings())
+        self._database = _connect_and_start(self._conninfo, timeout)
         try:
             if self._owns_pool:
                 self._pool.open(wait=True, timeout=timeout)
@@ -252,11 +237,7 @@ class Client(_Reader):
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pool connection that has just answered a check, retried once when it was dead.
-
-        Only the check ran on the dead connection, never the statement (and every
-        statement is a side-effect-free read anyway).
-        """
+        # Only the check runs on a dead connection, never the statement.
         for retry in (False, True):
             with self._pool.connection(timeout=self._timeout) as conn:
                 try:
@@ -281,11 +262,8 @@ class Client(_Reader):
 
     def overview(self, owner_id: str, *, now: datetime | None = None, limit: int | None = None,
                  after: str | None = None, coalesce: bool = True) -> list[Summary]:
-        """The owner's non-draft connections, in overview order (docs/contract.md).
-
-        `limit` (1..1000) and `after` (a row's `cursor`) page through them.
-        Concurrent equal calls share one execution unless `coalesce=False`.
-        """
+        """The owner's non-draft connections in overview order; `limit` (1..1000) and
+        `after` (a row's `cursor`) page. Equal concurrent calls share one execution."""
         call = _overview(owner_id, now, limit, after)
         read = functools.partial(self._read, *call)
         return list(REGISTRY.call(self._key(call[1]), read, ttl=self._cache_ttl)
@@ -293,18 +271,16 @@ class Client(_Reader):
 
     def iter_overview(self, owner_id: str, *, now: datetime | None = None,
                       page_size: int = 100, coalesce: bool = True) -> Iterator[Summary]:
-        """Every overview row, fetched `page_size` at a time; `now` is pinned across pages."""
-        _overview(owner_id, now, page_size, None)
+        """Every overview row, fetched `page_size` at a time."""
+        _overview(owner_id, now, page_size, None)  # bad arguments fail now, not at next()
 
         def pages() -> Iterator[Summary]:
-            pinned, after = now, None
-            while True:
-                page = self.overview(owner_id, now=pinned, limit=page_size, after=after,
+            at: tuple[datetime | None, str | None] | None = (now, None)
+            while at is not None:
+                page = self.overview(owner_id, now=at[0], limit=page_size, after=at[1],
                                      coalesce=coalesce)
                 yield from page
-                if len(page) < page_size:
-                    return
-                pinned, after = pinned or page[0].observed_at, page[-1].cursor
+                at = _next_page(page, page_size, at[0])
 
         return pages()
 
@@ -337,19 +313,20 @@ class Client(_Reader):
 
 
 class AsyncClient(_Reader):
-    """The asyncio client, over a psycopg_pool AsyncConnectionPool; arguments as `Client`'s.
+    """The asyncio client over an AsyncConnectionPool; arguments as `Client`'s.
 
     `async with AsyncClient(conninfo) as client:`, or `await client.open()`; else the
     first call opens it.
     """
 
+    _pool: AsyncConnectionPool[Any]
+
     def __init__(self, conninfo: str | AsyncConnectionPool[Any] = "", *,
                  cache_ttl: float | None = None, listen: bool = False, timeout: float = 30.0,
                  max_size: int = 10) -> None:
-        caller_pool = conninfo if isinstance(conninfo, AsyncConnectionPool) else None
-        super().__init__(caller_pool, str(conninfo), cache_ttl, listen, timeout)
-        self._pool = caller_pool or AsyncConnectionPool(str(conninfo),
-                                                        **self._pool_kwargs(max_size, timeout))
+        pool = conninfo if isinstance(conninfo, AsyncConnectionPool) else None
+        super().__init__(pool, str(conninfo), cache_ttl, listen, timeout, max_size,
+                         AsyncConnectionPool)
         self._opening: asyncio.Future[str] | None = None
 
     async def open(self) -> Self:
@@ -361,8 +338,7 @@ class AsyncClient(_Reader):
         self._check_open()
         if self._database is not None:
             return self._database
-        # The first caller opens; concurrent first callers wait for it, and a
-        # failed opening is tried again by the next call.
+        # Concurrent first callers wait for one opening; a failed one is retried by the next.
         opening = self._opening
         if opening is None or (opening.done()
                                and (opening.cancelled() or opening.exception() is not None)):
@@ -371,9 +347,8 @@ class AsyncClient(_Reader):
 
     async def _open(self) -> str:
         if self._conninfo is None:
-            settings = [await v if inspect.isawaitable(v) else v
-                        for v in _pool_settings(self._pool)]
-            self._conninfo = _merge_conninfo(*settings)
+            self._conninfo = _merge_conninfo(*[await v if inspect.isawaitable(v) else v
+                                               for v in self._pool_settings()])
         database = await asyncio.to_thread(_connect_and_start, self._conninfo,
                                            self._timeout_setting)
         try:
@@ -393,8 +368,7 @@ class AsyncClient(_Reader):
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """See `Client._connection`."""
-        for retry in (False, True):
+        for retry in (False, True):  # as Client._connection
             async with self._pool.connection(timeout=self._timeout) as conn:
                 try:
                     await AsyncConnectionPool.check_connection(conn)
@@ -428,19 +402,16 @@ class AsyncClient(_Reader):
 
     def iter_overview(self, owner_id: str, *, now: datetime | None = None,
                       page_size: int = 100, coalesce: bool = True) -> AsyncIterator[Summary]:
-        """`async for row in client.iter_overview(owner)`: see `Client.iter_overview`."""
         _overview(owner_id, now, page_size, None)
 
         async def pages() -> AsyncIterator[Summary]:
-            pinned, after = now, None
-            while True:
-                page = await self.overview(owner_id, now=pinned, limit=page_size, after=after,
+            at: tuple[datetime | None, str | None] | None = (now, None)
+            while at is not None:
+                page = await self.overview(owner_id, now=at[0], limit=page_size, after=at[1],
                                            coalesce=coalesce)
                 for row in page:
                     yield row
-                if len(page) < page_size:
-                    return
-                pinned, after = pinned or page[0].observed_at, page[-1].cursor
+                at = _next_page(page, page_size, at[0])
 
         return pages()
 

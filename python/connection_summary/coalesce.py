@@ -1,12 +1,9 @@
-"""In-process coalescing of overview reads, written once for both clients.
+"""In-process coalescing of overview reads: concurrent equal calls share one execution.
 
-Concurrent calls with an equal `OverviewKey` share one execution: threads
-(`Registry.call`) wait on the leader's future; asyncio (`call_async`) awaits a
-task of its own through `asyncio.shield`, so one cancelled waiter never cancels
-the read for the others (the last one does). A failure reaches every caller and
-is not remembered. Results are kept only with an opt-in `ttl`; `invalidate`
-drops them and detaches in-flight reads, so nobody joins a read older than a
-change. `REGISTRY` is the package's only global state.
+Asyncio waiters await the read's task through `asyncio.shield`, so one cancelled waiter
+never cancels it for the others (the last one does). A failure is not remembered;
+results are kept only with an opt-in `ttl`; `invalidate` also detaches in-flight reads,
+so nobody joins a read older than a change.
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class OverviewKey:
-    """What makes two overview calls the same call."""
     database: str  # the client's database identity (see client.database_identity)
     owner_id: str
     now: datetime | None  # None: the database's now(), shared by concurrent callers
@@ -45,12 +41,10 @@ class _Flight:
     future: concurrent.futures.Future[Any] | None = None
     task: asyncio.Task[Any] | None = None
     callers: int = 0
-    # Set when an invalidation detached this flight: its result is not cached.
-    stale: bool = False
+    stale: bool = False  # detached by an invalidation: its result is not cached
 
 
 class Registry:
-    """Thread-safe registry of in-flight overview reads and (opt-in) TTL results."""
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flights: dict[OverviewKey, _Flight] = {}
@@ -60,7 +54,6 @@ class Registry:
         self._cache: dict[OverviewKey, tuple[float, Any]] = {}
 
     def _cached(self, key: OverviewKey, ttl: float | None) -> tuple[bool, Any]:
-        """Under the lock: a result stored at most `ttl` seconds ago, if any."""
         stored_at, value = self._cache.get(key, (None, None))
         fresh = bool(ttl and ttl > 0 and stored_at is not None
                      and time.monotonic() - stored_at <= ttl)
@@ -68,15 +61,13 @@ class Registry:
 
     def _land(self, flights: dict[OverviewKey, _Flight] | None, key: OverviewKey,
               flight: _Flight, ttl: float | None, value: Any = None, ok: bool = False) -> None:
-        """Under the lock: the flight is over; keep its result for TTL callers if wanted."""
         if flights is not None and flights.get(key) is flight:
             del flights[key]
         if not ok or flight.stale or ttl is None or ttl <= 0:
             return
         now = time.monotonic()
         self._cache[key] = (now, value)
-        # Forget entries older than an hour: no caller keeps a TTL that long in practice,
-        # and one who does only loses a cache entry early.
+        # An hour outlasts any TTL in practice; a longer one only loses an entry early.
         for old in [k for k, (at, _) in self._cache.items() if now - at > 3600]:
             del self._cache[old]
 
@@ -95,7 +86,6 @@ class Registry:
                     flights.pop(key).stale = True
 
     def call(self, key: OverviewKey, execute: Callable[[], T], *, ttl: float | None = None) -> T:
-        """Run `execute()` once for all concurrent callers with an equal key (threads)."""
         with self._lock:
             found, value = self._cached(key, ttl)
             if found:
@@ -130,7 +120,6 @@ class Registry:
 
     async def call_async(self, key: OverviewKey, execute: Callable[[], Awaitable[T]], *,
                          ttl: float | None = None) -> T:
-        """Run `await execute()` once for all concurrent callers with an equal key (asyncio)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             found, value = self._cached(key, ttl)
@@ -152,8 +141,7 @@ class Registry:
         finally:
             with self._lock:
                 flight.callers -= 1
-                # The last waiter left before the read finished (it was cancelled):
-                # nobody wants the read any more, so stop it and let no one join it.
+                # The last waiter was cancelled: stop the read and let no one join it.
                 abandoned = flight.callers == 0 and not task.done()
                 if abandoned:
                     flight.stale = True
@@ -180,5 +168,5 @@ class Registry:
                        for flights in [self._flights, *self._loops.values()] if key in flights)
 
 
-#: The registry both clients use: the package's only global state.
+#: The package's only global state.
 REGISTRY = Registry()

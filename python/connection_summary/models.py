@@ -1,11 +1,8 @@
-"""Typed results: frozen dataclasses holding every column of a summary row.
+"""Typed results: frozen dataclasses, read from the SQL's JSON by their type hints.
 
-Reading (`from_json`, `from_row`) is derived from the type hints: a `Literal` is a
-closed vocabulary of the SQL, a non-Optional field one the SQL always fills; anything
-else is `UnexpectedShape` (code and schema disagree). Datetimes are aware, in UTC;
-`infinity` is `datetime.max` in UTC. `to_json` writes back what was read, unknown keys
-kept: `from_json(j).to_json() == j` for JSON read with TimeZone=UTC. Results may be
-shared by the callers of one coalesced overview: sequences are tuples, JSON read-only.
+A `Literal` is a closed vocabulary of the SQL, a non-Optional field one it always fills;
+anything else is `UnexpectedShape`. `from_json(j).to_json() == j` (unknown keys kept).
+Results may be shared by the callers of one coalesced overview: sequences are tuples.
 """
 
 from __future__ import annotations
@@ -21,11 +18,9 @@ from .errors import ConnectionSummaryError
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
 
-#: How `infinity` / `-infinity` timestamps are represented.
 TIMESTAMP_INFINITY = datetime.max.replace(tzinfo=UTC)
 TIMESTAMP_NEG_INFINITY = datetime.min.replace(tzinfo=UTC)
 
-# The closed vocabularies of the SQL.
 ConnectionStatus: TypeAlias = Literal["draft", "active", "paused", "revoked"]
 SourceKind: TypeAlias = Literal["account", "local_device", "browser_collector", "manual"]
 Depth: TypeAlias = Literal["overview", "deep"]
@@ -57,19 +52,17 @@ def _parse_int(text: str) -> int:
 
 
 def json_loads(text: str | bytes) -> JsonValue:
-    """Read JSON text as PostgreSQL writes jsonb: every integer it can hold, exactly."""
     return cast(JsonValue, json.loads(text, parse_int=_parse_int))
 
 
 def parse_timestamp(value: str) -> datetime:
-    """Read a timestamp as PostgreSQL renders it in jsonb (keeping its offset)."""
     if value in ("infinity", "-infinity"):
         return TIMESTAMP_INFINITY if value == "infinity" else TIMESTAMP_NEG_INFINITY
     return datetime.fromisoformat(value)
 
 
 def format_timestamp(value: datetime) -> str:
-    """Write a timestamp exactly as PostgreSQL's jsonb does (`to_jsonb(timestamptz)`)."""
+    """As `to_jsonb(timestamptz)` writes it, so that to_json gives back the SQL's JSON."""
     offset = value.utcoffset()
     if offset == timedelta(0) and value in (TIMESTAMP_INFINITY, TIMESTAMP_NEG_INFINITY):
         return "infinity" if value == TIMESTAMP_INFINITY else "-infinity"
@@ -90,7 +83,6 @@ def _shape_error(path: str, expected: str, value: object) -> UnexpectedShape:
 
 
 def _decode(hint: Any, value: object, path: str) -> object:
-    """`value` (JSON, or a psycopg column) as the type `hint` says."""
     origin, args = get_origin(hint), get_args(hint)
     if origin in (Union, types.UnionType):
         rest = [a for a in args if a is not type(None)]
@@ -137,7 +129,6 @@ _HINTS: dict[type, dict[str, Any]] = {}
 
 
 def _hints(cls: type) -> dict[str, Any]:
-    """The JSON fields of a model: its public dataclass fields and their type hints."""
     if cls not in _HINTS:
         hints = get_type_hints(cls)
         _HINTS[cls] = {f.name: hints[f.name] for f in fields(cls) if f.init}
@@ -147,7 +138,6 @@ def _hints(cls: type) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _Model:
     """from_json/to_json driven by the dataclass fields (JSON key = attribute name)."""
-
     # Keys the class does not know, written back by to_json (and compared).
     _extra: JsonObject = field(default_factory=dict, init=False, repr=False)
     # Known keys the JSON did not carry: left out again by to_json.
@@ -166,11 +156,9 @@ class _Model:
 
     @classmethod
     def from_json(cls, value: object) -> Self:
-        """Read the object the SQL `*_json` functions give (or a part of it)."""
         return cls._load(value, cls.__name__)
 
     def to_json(self) -> JsonObject:
-        """The JSON object `from_json` read (in UTC): `from_json(j).to_json() == j`."""
         out = {name: _encode(getattr(self, name)) for name in _hints(type(self))
                if name not in self._absent}
         return {**out, **{k: v for k, v in self._extra.items() if k not in out}}
@@ -178,7 +166,6 @@ class _Model:
 
 @dataclass(frozen=True)
 class StreamRecord(_Model):
-    """One entry of `stream_records`: a declared or observed stream and its count."""
     stream: str
     record_count: int | None
     count_state: CountState
@@ -186,7 +173,6 @@ class StreamRecord(_Model):
 
 @dataclass(frozen=True)
 class RetainedBytes(_Model):
-    """`retained_bytes`: the connection's retained-size snapshot (all of it, or no object)."""
     record_json_bytes: int
     record_changes_json_bytes: int
     blob_bytes: int
@@ -211,7 +197,6 @@ class Schedule(_Model):
 
 @dataclass(frozen=True)
 class BrowserSurface(_Model):
-    """`browser_surface` of a run: the newest browser-surface lease event's fields."""
     profile_key: str | None
     status: str | None
     wait_reason: str | None
@@ -234,7 +219,6 @@ class RunSummary(_Model):
 
     @property
     def is_deep(self) -> bool:
-        """Whether a deep read gave it: then it carries `known_gaps` and `collection_facts`."""
         return "known_gaps" not in self._absent
 
 
@@ -262,7 +246,6 @@ class HealthBadges(_Model):
 
 @dataclass(frozen=True)
 class ConnectionHealth(_Model):
-    """`connection_health`: the state ladder's verdict, its reason and the next action."""
     state: HealthState
     reason_code: str
     axes: HealthAxes
@@ -274,7 +257,6 @@ class ConnectionHealth(_Model):
 
 @dataclass(frozen=True)
 class Pill(_Model):
-    """`rendered_verdict.pill`: green/Healthy, grey/Checking, amber/Degraded, red/Can't collect."""
     tone: Tone
     label: PillLabel
 
@@ -295,7 +277,6 @@ class RenderedVerdict(_Model):
 
 @dataclass(frozen=True)
 class RunEvent(_Model):
-    """One event of the latest run, as `diagnostics` lists them."""
     event_seq: int
     event_type: str
     status: str | None
@@ -338,32 +319,26 @@ class Summary(_Model):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Self:
-        """Read one row of `overview`/`for_route` fetched with psycopg's `dict_row`."""
+        """A row of `overview`/`for_route` fetched with psycopg's `dict_row`."""
         return cls._load(row, cls.__name__)
 
 
 @dataclass(frozen=True)
-class Diagnostics:
+class Diagnostics(_Model):
     """`diagnostics(...)`: one JSON object, the summary's columns plus two lists."""
     summary: Summary
     recent_runs: tuple[RunSummary, ...]
     latest_run_events: tuple[RunEvent, ...]
-    _extra: JsonObject = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
-    def from_json(cls, value: object) -> Self:
+    def _load(cls, value: object, path: str) -> Self:
+        # The summary's columns are top-level keys: read them as the nested `summary`.
         if not isinstance(value, dict):
-            raise _shape_error("Diagnostics", "an object", value)
+            raise _shape_error(path, "an object", value)
         columns = _hints(Summary)
-        lists = {name: _decode(hint, value.get(name), f"Diagnostics.{name}")
-                 for name, hint in _hints(cls).items() if name != "summary"}
-        summary = Summary._load({k: v for k, v in value.items() if k in columns}, "Diagnostics")
-        obj = cls(summary, **lists)  # type: ignore[arg-type]
-        object.__setattr__(obj, "_extra", {k: v for k, v in value.items()
-                                           if k not in columns and k not in lists})
-        return obj
+        return super()._load({k: v for k, v in value.items() if k not in columns} | {
+            "summary": {k: v for k, v in value.items() if k in columns}}, path)
 
     def to_json(self) -> JsonObject:
-        out = {**self.summary.to_json(), "recent_runs": _encode(self.recent_runs),
-               "latest_run_events": _encode(self.latest_run_events)}
-        return {**out, **{k: v for k, v in self._extra.items() if k not in out}}
+        return self.summary.to_json() | {k: v for k, v in super().to_json().items()
+                                         if k != "summary"}

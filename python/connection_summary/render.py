@@ -1,43 +1,39 @@
 """Text for the command line: pure functions from the typed results to lines.
 
-Nothing here decides anything: every state, reason and label comes from the SQL. Times
-are in UTC, ages relative to the row's `observed_at` (the read's `p_now`), so a fixed
-`--now` renders the same text every time. Only the verdict pill is coloured, when the
-caller asks. `width` (None: no limit): `table` leaves out the least important columns
-until the table fits and names them under it, then cuts the widest cells with `…`;
-the `label  value` blocks wrap their values. Colour codes never count as width.
+Every state, reason and label comes from the SQL. Ages are relative to the row's
+`observed_at` (the read's `p_now`), so a fixed `--now` renders the same text every time.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
+from typing import get_args, get_type_hints
 
 from .models import (
     TIMESTAMP_INFINITY,
     TIMESTAMP_NEG_INFINITY,
     Diagnostics,
     JsonValue,
-    RunSummary,
+    Pill,
     Summary,
 )
 
-#: ANSI SGR codes of the pill tones.
 TONE_COLORS = {"green": "1;32", "grey": "1;90", "amber": "1;33", "red": "1;31"}
 _MISSING = "-"
-_LABEL_WIDTH = 22
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_MIN_CUT_WIDTH = 4  # a cell cut to fit keeps at least this many characters (with the `…`)
-_MIN_WRAP_WIDTH = 20  # values wrap at no fewer characters than this, however narrow the width
+_MIN_CUT_WIDTH, _MIN_WRAP_WIDTH = 4, 20  # however narrow `width` is
 _INFINITE = (TIMESTAMP_INFINITY, TIMESTAMP_NEG_INFINITY)
+# Summary's optional nested objects: a section each, "none" when the SQL gives null.
+_SECTIONS = {name for name, hint in get_type_hints(Summary).items()
+             if any(is_dataclass(arg) for arg in get_args(hint))}
 
 
 @dataclass(frozen=True)
 class Cell:
-    """A table cell: its text, and an ANSI SGR code to colour it with (or None)."""
     text: str
     sgr: str | None = None
 
@@ -47,8 +43,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Column:
-    """A table column. Priority 0 always shows; to fit a width, the highest priority goes
-    first (of equal ones, the rightmost)."""
+    """Priority 0 always shows; to fit a width, the highest goes first (then the rightmost)."""
     header: str
     priority: int = 0
 
@@ -62,8 +57,8 @@ def _cell(value: object) -> Cell:
 def table(columns: Sequence[str | Column], rows: Iterable[Sequence[object]], *,
           color: bool = False, indent: str = "", width: int | None = None,
           after_row: Sequence[list[str]] = ()) -> list[str]:
-    """Left-aligned columns two spaces apart, fitted to `width`; `after_row[i]`: lines
-    printed under row i."""
+    """Columns fitted to `width` (None: no limit) by leaving out the least important ones,
+    then cutting the widest cells with `…`; `after_row[i]`: lines printed under row i."""
     cols = [c if isinstance(c, Column) else Column(c) for c in columns]
     body = [[Cell(c.header) for c in cols], *([_cell(v) for v in row] for row in rows)]
     widths = [max(len(row[i].text) for row in body) for i in range(len(cols))]
@@ -100,8 +95,8 @@ def _visible_len(text: str) -> int:
 
 
 def wrap(text: str, width: int | None) -> list[str]:
-    """`text` in lines of at most `width` visible characters, broken at spaces; a longer
-    word is split unless it holds a colour code. Leading spaces start every line."""
+    """`text` in lines of at most `width` visible characters (colour codes do not count);
+    a longer word is split unless it holds a colour code. Leading spaces start every line."""
     if width is None or _visible_len(text) <= width:
         return [text]
     lead = text[:len(text) - len(text.lstrip(" "))]
@@ -122,14 +117,12 @@ def wrap(text: str, width: int | None) -> list[str]:
 
 
 def _hang(head: str, text: str, width: int | None) -> list[str]:
-    """`head` then `text` wrapped; continuation lines indented to the end of `head`."""
     room = None if width is None else max(width - len(head), _MIN_WRAP_WIDTH)
     parts = wrap(text, room) if text else [""]
     return [f"{head}{parts[0]}".rstrip(), *(f"{' ' * len(head)}{p}".rstrip() for p in parts[1:])]
 
 
 def format_time(value: datetime | None) -> str:
-    """`2026-11-27 08:12:30 UTC` (seconds, no fraction); `-` for None."""
     if value is None:
         return _MISSING
     if value in _INFINITE:
@@ -138,7 +131,6 @@ def format_time(value: datetime | None) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """A compact duration: `45s`, `35m`, `2h05m`, `3d`, `2d04h`."""
     minutes, secs = divmod(int(abs(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
@@ -150,7 +142,6 @@ def format_duration(seconds: float) -> str:
 
 
 def format_relative(value: datetime | None, now: datetime) -> str:
-    """`35m ago` or `in 5h`, relative to `now`; `-` for None."""
     if value is None or value in _INFINITE:
         return format_time(value)
     seconds = (now - value).total_seconds()
@@ -160,7 +151,6 @@ def format_relative(value: datetime | None, now: datetime) -> str:
 
 
 def human_bytes(value: int | None) -> str:
-    """Binary units: `512 B`, `1.5 KiB`, `257.0 MiB`; `-` for None."""
     if value is None or abs(value) < 1024:
         return _MISSING if value is None else f"{value} B"
     size = float(value)
@@ -184,12 +174,7 @@ def _pill(summary: Summary) -> Cell:
     return Cell(pill.label, TONE_COLORS[pill.tone])
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-#: The overview's columns; narrower than the table, the highest priority goes first, so
-#: what stays is the connection, its pill, its last run and the next action.
+#: Narrow, the overview keeps the connection, its pill, its last run and the next action.
 OVERVIEW_COLUMNS = (
     Column("CONNECTION"), Column("CONNECTOR", 5), Column("STATUS", 6), Column("VERDICT"),
     Column("HEALTH", 2), Column("REASON", 3), Column("LAST RUN"), Column("FRESHNESS", 1),
@@ -199,7 +184,6 @@ OVERVIEW_COLUMNS = (
 
 def overview_table(summaries: Sequence[Summary], *, color: bool = False,
                    width: int | None = None) -> list[str]:
-    """One row per connection, in overview order; `width`: see `table`."""
     rows = [[s.connection_id, s.connector_id, s.status, _pill(s), s.connection_health.state,
              s.connection_health.reason_code,
              "never" if s.last_run is None else
@@ -212,118 +196,69 @@ def overview_table(summaries: Sequence[Summary], *, color: bool = False,
     return table(OVERVIEW_COLUMNS, rows, color=color, width=width)
 
 
-def _entries(value: JsonValue, line: Callable[[dict[str, JsonValue]], str]) -> str:
-    """A run's free-form JSON list (`known_gaps`, `collection_facts`' `streams`), one line
-    an entry; its JSON when it is not such a list."""
+def _entries(value: JsonValue) -> str:
+    """Free-form JSON; a list of objects (or `{"streams": [...]}`) one line an object."""
     if isinstance(value, dict) and set(value) == {"streams"}:
         value = value["streams"]
     if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
         return _json(value)
-    return "\n".join(line(e) for e in value if isinstance(e, dict)) or "none"
+    return "\n".join(", ".join(f"{k}: {v if isinstance(v, str) else _json(v)}"
+                               for k, v in e.items())
+                     for e in value if isinstance(e, dict)) or "none"
 
 
-def _gap(gap: dict[str, JsonValue]) -> str:
-    severity = "" if gap.get("severity") is None else f" ({gap['severity']})"
-    return f"{gap.get('stream')}: {gap.get('reason', '?')}{severity}"
+def _value(name: str, value: object, now: datetime, color: bool, sep: str = "\n") -> str:
+    """A field for humans, by its type (and name: `*_bytes`, `*_seconds`)."""
+    if value is None or value == "":
+        return _MISSING
+    if isinstance(value, Pill):
+        return f"{Cell(value.label, TONE_COLORS[value.tone]).render(color)} ({value.tone})"
+    if is_dataclass(value):  # a nested object: its fields, one line each (or `sep`)
+        return sep.join(f"{label}: {text}" for label, text in _fields(value, now, color))
+    if isinstance(value, tuple):
+        return "\n".join(_value(name, v, now, color, ", ") for v in value) or "none"
+    if isinstance(value, datetime):
+        return f"{format_time(value)} ({format_relative(value, now)})"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return (human_bytes(value) if name.endswith("bytes") else
+                format_duration(value) if name.endswith("seconds") else f"{value:,}")
+    return _entries(value) if isinstance(value, list | dict) else str(value)
 
 
-def _facts(fact: dict[str, JsonValue]) -> str:
-    return f"{fact.get('stream')}: " + (", ".join(
-        f"{k} {fact[k]}" for k in ("collected", "considered", "covered")
-        if fact.get(k) is not None) or "no counts")
-
-
-def _run_fields(run: RunSummary, when: Callable[[datetime | None, str], str],
-                ) -> list[tuple[str, object]]:
-    surface = run.browser_surface
-    return [
-        ("started", when(run.started_at, _MISSING)), ("last event", when(run.last_at, _MISSING)),
-        ("finished", when(run.finished_at, "not finished")), ("events", run.event_count),
-        ("failure reason", run.failure_reason or "none"),
-        *([("browser surface", "\n".join([
-            surface.status or _MISSING,
-            *([f"wait reason: {surface.wait_reason}"] if surface.wait_reason else []),
-            f"profile: {surface.profile_key or _MISSING}",
-            f"lease: {surface.lease_id or _MISSING}"]))] if surface else []),
-        *([("known gaps", _MISSING if run.known_gaps is None else _entries(run.known_gaps, _gap)),
-           ("collection facts", "none" if run.collection_facts is None
-            else _entries(run.collection_facts, _facts))] if run.is_deep else [])]
+def _fields(obj: object, now: datetime, color: bool) -> list[tuple[str, str]]:
+    return [(f.name.replace("_", " "), _value(f.name, getattr(obj, f.name), now, color))
+            for f in fields(obj) if not f.name.startswith("_")]  # type: ignore[arg-type]
 
 
 def summary_block(summary: Summary, *, color: bool = False,
                   width: int | None = None) -> list[str]:
-    """Every field group of one summary row, for humans: sections of `label  value` lines,
-    the values aligned in one column and wrapped to `width`."""
-    s, now, health, verdict = (summary, summary.observed_at, summary.connection_health,
-                               summary.rendered_verdict)
-
-    def when(value: datetime | None, missing: str = "never") -> str:
-        return missing if value is None else f"{format_time(value)} ({format_relative(value, now)})"
-
-    sections: list[tuple[str, str, list[tuple[str, object]]]] = [
-        (f"{s.display_name} ({s.connection_id})", "", [
-            ("owner", s.owner_id), ("connector", f"{s.connector_id} ({s.connector_display_name})"),
-            ("status", f"{s.status}, {s.source_kind}"), ("created", when(s.created_at)),
-            *([("revoked", when(s.revoked_at, _MISSING))]
-              if s.revoked_at is not None or s.status == "revoked" else []),
-            ("observed at", f"{format_time(now)} ({s.depth} read)")]),
-        ("verdict", f"{_pill(s).render(color)} ({verdict.pill.tone}, channel {verdict.channel})",
-         [("statement", verdict.forward_statement),
-          ("required actions", "\n".join(f"{a.action} (reason: {a.reason})"
-                                         for a in verdict.required_actions) or "none")]),
-        ("health", f"{health.state} (reason: {health.reason_code})", [
-            ("next action", health.next_action or "none"),
-            ("axes", "\n".join(f"{k.replace('_', ' ')}: {v}" for k, v in
-                               health.axes.to_json().items())),
-            ("badges", ", ".join(k for k, on in health.badges.to_json().items() if on) or "none"),
-            ("last success", when(health.last_success_at)),
-            ("next attempt", when(health.next_attempt_at, "none scheduled"))]),
-        ("freshness", s.freshness.status, [
-            ("captured", when(s.freshness.captured_at)),
-            ("last attempted", when(s.freshness.last_attempted_at))]),
-        ("coverage", s.coverage, []),
-    ]
-    for title, run in (("last run", s.last_run), ("last successful run", s.last_successful_run)):
-        sections.append((title, "none", []) if run is None else
-                        (title, f"{run.run_id}: {run.status}", _run_fields(run, when)))
-    retained, schedule = s.retained_bytes, s.schedule
-    sections += [
-        ("streams", f"{_plural(len(s.streams), 'declared stream')}, "
-                    f"{_plural(s.stream_count, 'size row')}",
-         [*((r.stream, f"{_count(r.record_count)} ({r.count_state})") for r in s.stream_records),
-          ("total records", f"{_count(s.total_records)} ({s.total_records_state})")]),
-        ("retained size", "unknown (no clean size snapshot)", []) if retained is None else
-        ("retained size", human_bytes(retained.total_bytes), [
-            ("current records", human_bytes(retained.record_json_bytes)),
-            ("record history", human_bytes(retained.record_changes_json_bytes)),
-            ("blobs", human_bytes(retained.blob_bytes))]),
-    ]
-    if schedule is None:
-        sections.append(("schedule", "none", []))
-    else:
-        backoff = schedule.backoff
-        failures = _plural(backoff.consecutive_failures, "consecutive failure")
-        sections.append((
-            "schedule", ("enabled" if schedule.enabled else "disabled") + (
-                "" if schedule.interval_seconds is None
-                else f", every {format_duration(schedule.interval_seconds)}"),
-            [("next due", when(schedule.next_due_at, _MISSING)),
-             ("backoff", f"active until {when(backoff.next_run_at, _MISSING)}\n"
-                         f"reason: {backoff.reason_class or _MISSING}, {failures}"
-              if backoff.active else f"inactive, {failures}")]))
+    """Every field: the scalars under the title, then a section per nested object, as
+    `label  value` lines, the values aligned in one column and wrapped to `width`."""
+    now, scalars = summary.observed_at, list[tuple[str, str]]()
+    sections: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for f in (f for f in fields(summary) if not f.name.startswith("_")):
+        value, label = getattr(summary, f.name), f.name.replace("_", " ")
+        if is_dataclass(value):
+            sections.append((label, "", _fields(value, now, color)))
+        elif value is None and f.name in _SECTIONS:
+            sections.append((label, "none", []))
+        else:
+            scalars.append((label, _value(f.name, value, now, color)))
+    sections.insert(0, (f"{summary.display_name} ({summary.connection_id})", "", scalars))
+    rows = [(indent, label, text) for title, headline, section in sections
+            for indent, label, text in [("", title, headline), *(("  ", *r) for r in section)]]
+    head_width = max(len(indent + label) for indent, label, text in rows if indent or text) + 2
     lines: list[str] = []
-    for title, headline, fields in sections:
-        for n, (indent, label, value) in enumerate([("", title, headline),
-                                                    *(("  ", *f) for f in fields)]):
-            text = value if isinstance(value, str) else _cell(value).text
-            head = f"{indent}{label}".ljust(max(_LABEL_WIDTH, len(indent + label) + 2))
-            lines += [""] if n == 0 and lines else []
-            for i, line in enumerate(text.split("\n") if text else [""]):
-                lines += _hang(head if i == 0 else " " * len(head), line, width)
+    for indent, label, text in rows:
+        head = f"{indent}{label}".ljust(head_width)
+        lines += [""] if not indent and lines else []
+        for i, line in enumerate(text.split("\n")):
+            lines += _hang(head if i == 0 else " " * len(head), line, width)
     return lines
 
 
-#: The recent runs of `diagnostics`, and the latest run's events (see OVERVIEW_COLUMNS).
 RUN_COLUMNS = (Column("RUN"), Column("STATUS"), Column("STARTED (UTC)", 1), Column("TOOK", 3),
                Column("EVENTS", 4), Column("SURFACE", 2), Column("GAPS", 5),
                Column("FAILURE REASON"))
@@ -333,7 +268,6 @@ EVENT_COLUMNS = (Column("SEQ"), Column("AT (UTC)", 1), Column("TYPE"), Column("S
 
 def diagnostics_block(diagnostics: Diagnostics, *, run_limit: int | None = None,
                       color: bool = False, width: int | None = None) -> list[str]:
-    """The show block, then the recent runs and the latest run's events."""
     lines = summary_block(diagnostics.summary, color=color, width=width)
     runs, events = diagnostics.recent_runs, diagnostics.latest_run_events
     limit = "" if run_limit is None else f", at most {run_limit}"
