@@ -324,9 +324,7 @@ returns table (
     total_records_state text
 )
 language sql
--- STABLE, not IMMUTABLE: jsonb_build_object is stable, and a function is
--- only inlined when its body is no more volatile than declared.
-stable
+immutable
 parallel safe
 as $$
     select
@@ -395,9 +393,7 @@ create or replace function connection_summary.retained_bytes(
 )
 returns jsonb
 language sql
--- STABLE, not IMMUTABLE: jsonb_build_object is stable, and a function is
--- only inlined when its body is no more volatile than declared.
-stable
+immutable
 parallel safe
 as $$
     select case
