@@ -50,22 +50,22 @@ as $$
 $$;
 
 -- Whether a connection gets its connector's unclaimed runs: it is active and
--- the owner's only active connection of that connector.
+-- the owner's only active connection of that connector. One row; a set so
+-- that callers join it laterally (a scalar SQL function holding a subquery is
+-- never inlined).
 create or replace function connection_summary.owns_unclaimed_runs(
     p_owner_id text,
     p_connector_id text,
     p_status text
 )
-returns boolean
+returns table (owns_unclaimed_runs boolean)
 language sql
 stable
 parallel safe
 as $$
-    select p_status = 'active' and (
-        select count(*) = 1
-        from connection_summary.connections as n
-        where n.owner_id = p_owner_id and n.connector_id = p_connector_id and n.status = 'active'
-    )
+    select p_status = 'active' and count(*) = 1
+    from connection_summary.connections as n
+    where n.owner_id = p_owner_id and n.connector_id = p_connector_id and n.status = 'active'
 $$;
 
 -- Status of a run at p_now: a settled status stands; a started, unfinished run

@@ -324,7 +324,9 @@ returns table (
     total_records_state text
 )
 language sql
-immutable
+-- STABLE, not IMMUTABLE: jsonb_build_object is stable, and a function is
+-- only inlined when its body is no more volatile than declared.
+stable
 parallel safe
 as $$
     select
@@ -393,7 +395,9 @@ create or replace function connection_summary.retained_bytes(
 )
 returns jsonb
 language sql
-immutable
+-- STABLE, not IMMUTABLE: jsonb_build_object is stable, and a function is
+-- only inlined when its body is no more volatile than declared.
+stable
 parallel safe
 as $$
     select case

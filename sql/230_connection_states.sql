@@ -89,9 +89,11 @@ as $$
                 p_connector_instance_id => c.connector_instance_id,
                 p_manifest => k.manifest
             ) as profile_key,
-            connection_summary.owns_unclaimed_runs(
-                p_owner_id => c.owner_id, p_connector_id => c.connector_id, p_status => c.status
-            ) as owns_unclaimed_runs
+            o.owns_unclaimed_runs
+        from connection_summary.owns_unclaimed_runs(
+            p_owner_id => c.owner_id, p_connector_id => c.connector_id, p_status => c.status
+        ) as o
+        offset 0
     ) as a
     cross join lateral connection_summary.connection_heads(
         p_owner_id => c.owner_id,
@@ -101,15 +103,17 @@ as $$
         p_owns_unclaimed_runs => a.owns_unclaimed_runs,
         p_live => false
     ) as h
+    -- The stream rows as a plain column (a subquery as the argument would
+    -- stop stream_counts() from being inlined).
+    cross join lateral (
+        select jsonb_agg(jsonb_build_object(
+            'stream', s.stream, 'record_count', s.record_count, 'dirty', s.dirty
+        )) as stream_rows
+        from connection_summary.retained_size_streams as s
+        where s.owner_id = c.owner_id and s.connector_instance_id = c.connector_instance_id
+    ) as sr
     cross join lateral connection_summary.stream_counts(
-        p_manifest => k.manifest,
-        p_stream_rows => (
-            select jsonb_agg(jsonb_build_object(
-                'stream', s.stream, 'record_count', s.record_count, 'dirty', s.dirty
-            ))
-            from connection_summary.retained_size_streams as s
-            where s.owner_id = c.owner_id and s.connector_instance_id = c.connector_instance_id
-        )
+        p_manifest => k.manifest, p_stream_rows => sr.stream_rows
     ) as sc
     left join connection_summary.retained_size_connections as r
         on c.owner_id = r.owner_id and c.connector_instance_id = r.connector_instance_id
@@ -163,9 +167,10 @@ $$;
 create or replace view connection_summary.connection_states_live as
 select * from connection_summary.connection_state_rows(); -- noqa: AM04
 
--- Recomputes the rows of what this transaction queued (and of the owners'
--- connectors whose run heads moved: p_head_groups, [[owner_id, connector_id],
--- ...]), taking the locks described at the top of this file.
+-- Recomputes the rows of what this transaction queued, and the stored heads
+-- of the owners' connectors whose run heads moved (p_head_groups, [[owner_id,
+-- connector_id], ...]: only the head columns, a few key lookups), taking the
+-- locks described at the top of this file.
 create or replace function connection_summary.refresh_connection_states(p_head_groups jsonb)
 returns void
 language plpgsql
@@ -189,7 +194,7 @@ begin
     from (
         select t.kind, t.owner_id, t.key from taken as t where t.kind <> 'start'
         union all
-        select 'connector', g ->> 0, g ->> 1
+        select 'heads', g ->> 0, g ->> 1
         from jsonb_array_elements(coalesce(p_head_groups, '[]')) as g
     ) as e;
     if v_entries is null then
@@ -212,27 +217,29 @@ begin
 
     -- A catalog change concerns every owner of its connector, resolved now
     -- that no transaction can commit a new one unseen.
-    select jsonb_agg(e) into v_entries
-    from (
-        select e
-        from jsonb_array_elements(v_entries) as e
-        where e ->> 0 <> 'catalog'
-        union
-        select jsonb_build_array('connector', o.owner_id, o.connector_id)
+    if jsonb_path_exists(v_entries, '$[*] ? (@[0] == "catalog")') then
+        select jsonb_agg(e) into v_entries
         from (
-            select n.owner_id, n.connector_id
-            from connection_summary.connections as n
-            where n.connector_id in (
-                select e ->> 2 from jsonb_array_elements(v_entries) as e where e ->> 0 = 'catalog'
-            )
+            select e
+            from jsonb_array_elements(v_entries) as e
+            where e ->> 0 <> 'catalog'
             union
-            select s.owner_id, s.connector_id
-            from connection_summary.connection_states as s
-            where s.connector_id in (
-                select e ->> 2 from jsonb_array_elements(v_entries) as e where e ->> 0 = 'catalog'
-            )
-        ) as o
-    ) as x (e);
+            select jsonb_build_array('connector', o.owner_id, o.connector_id)
+            from (
+                select n.owner_id, n.connector_id
+                from connection_summary.connections as n
+                where n.connector_id in (
+                    select e ->> 2 from jsonb_array_elements(v_entries) as e where e ->> 0 = 'catalog'
+                )
+                union
+                select s.owner_id, s.connector_id
+                from connection_summary.connection_states as s
+                where s.connector_id in (
+                    select e ->> 2 from jsonb_array_elements(v_entries) as e where e ->> 0 = 'catalog'
+                )
+            ) as o
+        ) as x (e);
+    end if;
     if v_entries is null then
         return;
     end if;
@@ -323,6 +330,31 @@ begin
             select from fresh as f
             where f.owner_id = t.owner_id and f.connector_instance_id = t.connector_instance_id
         );
+
+    -- 4. Heads that moved, where the rows were not recomputed whole above: the
+    -- head rule over each connection's stored claims (run_heads, as merged).
+    update connection_summary.connection_states as s
+    set (latest_run_id, succeeded_run_id, terminal_run_id) = (
+        select h.latest_run_id, h.succeeded_run_id, h.terminal_run_id
+        from connection_summary.connection_heads(
+            p_owner_id => s.owner_id,
+            p_connector_id => s.connector_id,
+            p_connection_id => s.connector_instance_id,
+            p_profile_key => s.profile_key,
+            p_owns_unclaimed_runs => s.owns_unclaimed_runs,
+            p_live => false
+        ) as h
+    )
+    from (
+        select e ->> 1 as owner_id, e ->> 2 as connector_id
+        from jsonb_array_elements(v_entries) as e
+        where e ->> 0 = 'heads'
+        except
+        select e ->> 1, e ->> 2
+        from jsonb_array_elements(v_entries) as e
+        where e ->> 0 = 'connector'
+    ) as g
+    where s.owner_id = g.owner_id and s.connector_id = g.connector_id;
 end;
 $$;
 

@@ -262,6 +262,24 @@ def test_overview_runs_the_same_statements_for_1_and_500_connections(scaled_db: 
           f"\n{many}")
 
 
+def test_connection_state_maintenance_runs_the_same_statements_for_1_and_50_connections(
+        scaled_db: str) -> None:
+    """The commit-time recomputation of connection_states is set-based: one write
+    touching the schedules of 50 connections runs the same statements as one touching 1
+    (every rule inlined; a rule executed once per connection would show up here)."""
+    touch = ("with touched as (update connection_summary.schedules set consecutive_failures = "
+             "consecutive_failures where owner_id = 'many' and connector_instance_id in ("
+             "select connector_instance_id from connection_summary.connections "
+             "where owner_id = 'many' order by connector_instance_id limit %(n)s) returning 1) "
+             "select count(*) from touched")
+    with psycopg.connect(scaled_db, autocommit=True) as conn:
+        statements_executed(conn, touch, {"n": 1})  # plans cached in this session first
+        one = statements_executed(conn, touch, {"n": 1})
+        fifty = statements_executed(conn, touch, {"n": 50})
+    assert one.total > 3, f"the maintenance statements must be visible:\n{one}"
+    assert one.calls == fifty.calls, f"1 connection:\n{one}\n50 connections:\n{fifty}"
+
+
 def test_paged_overview_runs_the_same_statements_for_any_page_size(scaled_db: str) -> None:
     query = ("select * from connection_summary.overview(p_owner_id => %(owner)s, "
              "p_now => %(now)s, p_limit => %(limit)s)")
