@@ -145,8 +145,12 @@ as $$
     )::connection_summary.run_fold
 $$;
 
--- Returns the [owner_id, connector_id] pairs whose heads changed (for
--- connection_states, which keeps each connection's heads).
+-- Returns the [owner_id, connector_id] pairs of every connector claim it
+-- refreshed (for connection_states, which keeps each connection's heads).
+-- Every one, not only those whose head run ids changed: a head run whose
+-- events moved it (a later last_at, a new terminal event) keeps its id in its
+-- claim but can overtake another claim's head in a connection that reads both
+-- (a connection's own claim and the unclaimed runs it owns).
 create or replace function connection_summary.refresh_claim_heads(p_claims jsonb)
 returns jsonb
 language plpgsql
@@ -186,7 +190,6 @@ begin
         where rh.owner_id = h.owner_id and rh.source_kind = h.source_kind
             and rh.source_id = h.source_id and rh.claim_kind = h.claim_kind
             and rh.claim_value = h.claim_value and h.latest_run_id is null
-        returning rh.owner_id, rh.source_kind, rh.source_id
     ),
 
     stored as (
@@ -205,13 +208,13 @@ begin
         terminal_run_id = excluded.terminal_run_id
     where (rh.latest_run_id, rh.succeeded_run_id, rh.terminal_run_id)
         is distinct from (excluded.latest_run_id, excluded.succeeded_run_id, excluded.terminal_run_id)
-    returning rh.owner_id, rh.source_kind, rh.source_id
     )
 
-    select coalesce(jsonb_agg(distinct jsonb_build_array(m.owner_id, m.source_id)), '[]')
+    -- The statements above run whether or not this reads them.
+    select coalesce(jsonb_agg(distinct jsonb_build_array(c.owner_id, c.source_id)), '[]')
     into v_moved
-    from (select * from emptied union all select * from stored) as m
-    where m.source_kind = 'connector';
+    from claims as c
+    where c.source_kind = 'connector';
 
     -- Under REPEATABLE READ the heads above were chosen from this transaction's
     -- snapshot. Lock the chosen runs: if a concurrent writer changed one since

@@ -331,12 +331,23 @@ begin
             where f.owner_id = t.owner_id and f.connector_instance_id = t.connector_instance_id
         );
 
-    -- 4. Heads that moved, where the rows were not recomputed whole above: the
-    -- head rule over each connection's stored claims (run_heads, as merged).
-    update connection_summary.connection_states as s
-    set (latest_run_id, succeeded_run_id, terminal_run_id) = (
-        select h.latest_run_id, h.succeeded_run_id, h.terminal_run_id
-        from connection_summary.connection_heads(
+    -- 4. Heads that may have moved, where the rows were not recomputed whole
+    -- above: the head rule over each connection's stored claims (run_heads, as
+    -- merged). Only rows whose heads did change are written.
+    with heads as (
+        select s.owner_id, s.connector_instance_id, h.latest_run_id, h.succeeded_run_id,
+            h.terminal_run_id
+        from connection_summary.connection_states as s
+        inner join (
+            select e ->> 1 as owner_id, e ->> 2 as connector_id
+            from jsonb_array_elements(v_entries) as e
+            where e ->> 0 = 'heads'
+            except
+            select e ->> 1, e ->> 2
+            from jsonb_array_elements(v_entries) as e
+            where e ->> 0 = 'connector'
+        ) as g on s.owner_id = g.owner_id and s.connector_id = g.connector_id
+        cross join lateral connection_summary.connection_heads(
             p_owner_id => s.owner_id,
             p_connector_id => s.connector_id,
             p_connection_id => s.connector_instance_id,
@@ -344,17 +355,15 @@ begin
             p_owns_unclaimed_runs => s.owns_unclaimed_runs,
             p_live => false
         ) as h
+        where (s.latest_run_id, s.succeeded_run_id, s.terminal_run_id)
+            is distinct from (h.latest_run_id, h.succeeded_run_id, h.terminal_run_id)
     )
-    from (
-        select e ->> 1 as owner_id, e ->> 2 as connector_id
-        from jsonb_array_elements(v_entries) as e
-        where e ->> 0 = 'heads'
-        except
-        select e ->> 1, e ->> 2
-        from jsonb_array_elements(v_entries) as e
-        where e ->> 0 = 'connector'
-    ) as g
-    where s.owner_id = g.owner_id and s.connector_id = g.connector_id;
+
+    update connection_summary.connection_states as s
+    set (latest_run_id, succeeded_run_id, terminal_run_id)
+        = (h.latest_run_id, h.succeeded_run_id, h.terminal_run_id)
+    from heads as h
+    where s.owner_id = h.owner_id and s.connector_instance_id = h.connector_instance_id;
 end;
 $$;
 
