@@ -8,14 +8,13 @@ it takes and, finding it dead, has the pool check its idle ones and retries once
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import inspect
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row, tuple_row
@@ -33,6 +32,7 @@ MAX_LIMIT = 1000
 __all__ = ["MAX_LIMIT", "AsyncClient", "Client"]
 
 T = TypeVar("T")
+P = TypeVar("P", ConnectionPool[Any], AsyncConnectionPool[Any])
 Rows = list[dict[str, Any]]
 # A call but its I/O: the statement, its parameters and how to read its rows.
 Call = tuple[str, dict[str, Any], Callable[[Rows], T]]
@@ -161,24 +161,27 @@ class _Listener:
         self._thread.join()
 
 
-class _Reader:
+class _Reader(Generic[P]):
     """State and rules of a client; the subclasses add only the I/O."""
 
-    def __init__(self, pool: ConnectionPool[Any] | AsyncConnectionPool[Any] | None,
-                 conninfo: str, cache_ttl: float | None, listen: bool, timeout: float,
-                 max_size: int, pool_type: type[Any]) -> None:
+    _pool_type: type[P]
+    _opening: asyncio.Future[str] | None = None  # AsyncClient's first opening
+
+    def __init__(self, conninfo: str | P = "", *, cache_ttl: float | None = None,
+                 listen: bool = False, timeout: float = 30.0, max_size: int = 10) -> None:
         self._cache_ttl, self._listen, self._timeout_setting = cache_ttl, listen, timeout
         self._listener: _Listener | None = None
         self._database: str | None = None
         self._closed = False
-        self._owns_pool = pool is None
+        self._owns_pool = not isinstance(conninfo, self._pool_type)
         # A caller's pool waits as it was configured to; the conninfo is read from it.
-        self._timeout: float | None = None if pool is not None else timeout
-        self._conninfo: str | None = None if pool is not None else conninfo
+        self._timeout = timeout if self._owns_pool else None
+        self._conninfo = None if isinstance(conninfo, self._pool_type) else str(conninfo)
         # No `check=` callback: psycopg_pool sleeps 1 s, 2 s, 4 s... after each dead
-        # connection it finds, outlasting `timeout` after a restart; `_connection` checks.
-        self._pool = pool or pool_type(conninfo, min_size=1, max_size=max_size, open=False,
-                                       timeout=timeout, name="connection-summary")
+        # connection it finds, outlasting `timeout` after a restart; `_read` checks.
+        self._pool: P = conninfo if isinstance(conninfo, self._pool_type) else self._pool_type(
+            str(conninfo), min_size=1, max_size=max_size, open=False, timeout=timeout,
+            name="connection-summary")
 
     def _pool_settings(self) -> list[object]:
         return [v() if callable(v) else v for v in (self._pool.conninfo, self._pool.kwargs)]
@@ -202,7 +205,7 @@ class _Reader:
             REGISTRY.invalidate(owner_id, database=self._database)
 
 
-class Client(_Reader):
+class Client(_Reader[ConnectionPool[Any]]):
     """Reads connection summaries through a psycopg_pool ConnectionPool.
 
     `Client(conninfo)` makes (and `close()` closes) a pool of its own; `Client(pool)`
@@ -211,14 +214,13 @@ class Client(_Reader):
     the database NOTIFYs a change. `timeout` bounds connecting and waiting for a connection.
     """
 
-    _pool: ConnectionPool[Any]
+    _pool_type = ConnectionPool
 
     def __init__(self, conninfo: str | ConnectionPool[Any] = "", *,
                  cache_ttl: float | None = None, listen: bool = False, timeout: float = 30.0,
                  max_size: int = 10) -> None:
-        pool = conninfo if isinstance(conninfo, ConnectionPool) else None
-        super().__init__(pool, str(conninfo), cache_ttl, listen, timeout, max_size,
-                         ConnectionPool)
+        super().__init__(conninfo, cache_ttl=cache_ttl, listen=listen, timeout=timeout,
+                         max_size=max_size)
         self._conninfo = self._conninfo or _merge_conninfo(*self._pool_settings())
         self._database = _connect_and_start(self._conninfo, timeout)
         try:
@@ -235,30 +237,26 @@ class Client(_Reader):
         assert self._database is not None
         return self._database
 
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        # Only the check runs on a dead connection, never the statement.
-        for retry in (False, True):
-            with self._pool.connection(timeout=self._timeout) as conn:
-                try:
-                    ConnectionPool.check_connection(conn)
-                except psycopg.Error:
-                    if retry or not conn.closed:  # not dead, or dead again: the server is going
-                        raise
-                else:
-                    yield conn
-                    return
-            self._pool.check()
-
     def _read(self, query: str, params: Mapping[str, Any], decode: Callable[[Rows], T]) -> T:
         self._check_open()
         try:
-            with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                set_json_loads(json_loads, cur)  # any integer jsonb holds
-                cur.execute(query, params)
-                return decode(cur.fetchall())
+            for retry in (False, True):  # only the check runs on a dead connection
+                if retry:
+                    self._pool.check()
+                with self._pool.connection(timeout=self._timeout) as conn:
+                    try:
+                        ConnectionPool.check_connection(conn)
+                    except psycopg.Error:
+                        if retry or not conn.closed:  # alive, or dead again: the server is going
+                            raise
+                        continue
+                    with conn.cursor(row_factory=dict_row) as cur:
+                        set_json_loads(json_loads, cur)  # any integer jsonb holds
+                        cur.execute(query, params)
+                        return decode(cur.fetchall())
         except psycopg.Error as exc:
             raise map_database_error(exc) from exc
+        raise AssertionError("unreachable: the retry re-raises")
 
     def overview(self, owner_id: str, *, now: datetime | None = None, limit: int | None = None,
                  after: str | None = None, coalesce: bool = True) -> list[Summary]:
@@ -312,22 +310,14 @@ class Client(_Reader):
         self.close()
 
 
-class AsyncClient(_Reader):
+class AsyncClient(_Reader[AsyncConnectionPool[Any]]):
     """The asyncio client over an AsyncConnectionPool; arguments as `Client`'s.
 
     `async with AsyncClient(conninfo) as client:`, or `await client.open()`; else the
     first call opens it.
     """
 
-    _pool: AsyncConnectionPool[Any]
-
-    def __init__(self, conninfo: str | AsyncConnectionPool[Any] = "", *,
-                 cache_ttl: float | None = None, listen: bool = False, timeout: float = 30.0,
-                 max_size: int = 10) -> None:
-        pool = conninfo if isinstance(conninfo, AsyncConnectionPool) else None
-        super().__init__(pool, str(conninfo), cache_ttl, listen, timeout, max_size,
-                         AsyncConnectionPool)
-        self._opening: asyncio.Future[str] | None = None
+    _pool_type = AsyncConnectionPool
 
     async def open(self) -> Self:
         """Check the schema, open the pool (if the client owns it), start the listener."""
@@ -366,30 +356,27 @@ class AsyncClient(_Reader):
         """Which database this client reads (None until it is open)."""
         return self._database
 
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        for retry in (False, True):  # as Client._connection
-            async with self._pool.connection(timeout=self._timeout) as conn:
-                try:
-                    await AsyncConnectionPool.check_connection(conn)
-                except psycopg.Error:
-                    if retry or not conn.closed:
-                        raise
-                else:
-                    yield conn
-                    return
-            await self._pool.check()
-
     async def _read(self, query: str, params: Mapping[str, Any],
                     decode: Callable[[Rows], T]) -> T:
         await self._started()
         try:
-            async with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                set_json_loads(json_loads, cur)
-                await cur.execute(query, params)
-                return decode(await cur.fetchall())
+            for retry in (False, True):  # as Client._read
+                if retry:
+                    await self._pool.check()
+                async with self._pool.connection(timeout=self._timeout) as conn:
+                    try:
+                        await AsyncConnectionPool.check_connection(conn)
+                    except psycopg.Error:
+                        if retry or not conn.closed:
+                            raise
+                        continue
+                    async with conn.cursor(row_factory=dict_row) as cur:
+                        set_json_loads(json_loads, cur)
+                        await cur.execute(query, params)
+                        return decode(await cur.fetchall())
         except psycopg.Error as exc:
             raise map_database_error(exc) from exc
+        raise AssertionError("unreachable: the retry re-raises")
 
     async def overview(self, owner_id: str, *, now: datetime | None = None,
                        limit: int | None = None, after: str | None = None,

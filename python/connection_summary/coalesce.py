@@ -13,7 +13,7 @@ import concurrent.futures
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -38,8 +38,7 @@ class SharedExecutionInterrupted(ConnectionSummaryError):
 
 @dataclass
 class _Flight:
-    future: concurrent.futures.Future[Any] | None = None
-    task: asyncio.Task[Any] | None = None
+    done: concurrent.futures.Future[Any] | asyncio.Task[Any]
     callers: int = 0
     stale: bool = False  # detached by an invalidation: its result is not cached
 
@@ -47,29 +46,39 @@ class _Flight:
 class Registry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._flights: dict[OverviewKey, _Flight] = {}
+        self._flights: dict[OverviewKey, _Flight] = {}  # the threads'
         self._loops: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[OverviewKey, _Flight]
         ] = weakref.WeakKeyDictionary()
         self._cache: dict[OverviewKey, tuple[float, Any]] = {}
 
-    def _cached(self, key: OverviewKey, ttl: float | None) -> tuple[bool, Any]:
+    def _cached(self, key: OverviewKey, ttl: float | None) -> tuple[Any] | None:
         stored_at, value = self._cache.get(key, (None, None))
-        fresh = bool(ttl and ttl > 0 and stored_at is not None
-                     and time.monotonic() - stored_at <= ttl)
-        return fresh, value if fresh else None
+        if ttl and ttl > 0 and stored_at is not None and time.monotonic() - stored_at <= ttl:
+            return (value,)
+        return None
 
-    def _land(self, flights: dict[OverviewKey, _Flight] | None, key: OverviewKey,
-              flight: _Flight, ttl: float | None, value: Any = None, ok: bool = False) -> None:
-        if flights is not None and flights.get(key) is flight:
-            del flights[key]
-        if not ok or flight.stale or ttl is None or ttl <= 0:
-            return
-        now = time.monotonic()
-        self._cache[key] = (now, value)
-        # An hour outlasts any TTL in practice; a longer one only loses an entry early.
-        for old in [k for k, (at, _) in self._cache.items() if now - at > 3600]:
-            del self._cache[old]
+    def _start(self, flights: dict[OverviewKey, _Flight], key: OverviewKey, ttl: float | None,
+               done: concurrent.futures.Future[Any] | asyncio.Task[Any]) -> _Flight:
+        flight = flights[key] = _Flight(done)
+        done.add_done_callback(lambda _: self._land(flights, key, flight, ttl))
+        return flight
+
+    def _land(self, flights: dict[OverviewKey, _Flight], key: OverviewKey, flight: _Flight,
+              ttl: float | None) -> None:
+        with self._lock:
+            if flights.get(key) is flight:
+                del flights[key]
+            # Retrieving the outcome also keeps a read whose waiters all left from logging
+            # "exception was never retrieved".
+            done = flight.done
+            if done.cancelled() or done.exception() or flight.stale or not (ttl and ttl > 0):
+                return
+            now = time.monotonic()
+            self._cache[key] = (now, done.result())
+            # An hour outlasts any TTL in practice; a longer one only loses an entry early.
+            for old in [k for k, (at, _) in self._cache.items() if now - at > 3600]:
+                del self._cache[old]
 
     def invalidate(self, owner_id: str | None = None, *, database: str | None = None) -> None:
         """Drop cached results and detach in-flight reads of one owner (None: everyone) of
@@ -87,55 +96,42 @@ class Registry:
 
     def call(self, key: OverviewKey, execute: Callable[[], T], *, ttl: float | None = None) -> T:
         with self._lock:
-            found, value = self._cached(key, ttl)
-            if found:
-                return value  # type: ignore[no-any-return]
+            if (cached := self._cached(key, ttl)) is not None:
+                return cached[0]  # type: ignore[no-any-return]
             flight = self._flights.get(key)
-            leader = flight is None
+            lead = flight is None
             if flight is None:
-                flight = _Flight(future=concurrent.futures.Future())
-                self._flights[key] = flight
+                flight = self._start(self._flights, key, ttl, concurrent.futures.Future())
             flight.callers += 1
-        future = flight.future
-        assert future is not None
-        if not leader:
+        future = flight.done
+        assert isinstance(future, concurrent.futures.Future)
+        if lead:
             try:
-                return future.result()  # type: ignore[no-any-return]
-            finally:
-                with self._lock:
-                    flight.callers -= 1
+                future.set_result(execute())
+            except Exception as exc:
+                future.set_exception(exc)
+            except BaseException:
+                future.set_exception(SharedExecutionInterrupted(
+                    "the caller running this shared overview read was interrupted; try again"))
+                raise
         try:
-            result = execute()
-        except BaseException as exc:
+            return future.result()  # type: ignore[no-any-return]
+        finally:
             with self._lock:
-                self._land(self._flights, key, flight, ttl)
-            future.set_exception(exc if isinstance(exc, Exception) else SharedExecutionInterrupted(
-                "the caller running this shared overview read was interrupted; try again"))
-            raise
-        with self._lock:
-            self._land(self._flights, key, flight, ttl, result, ok=True)
-            flight.callers -= 1
-        future.set_result(result)
-        return result
+                flight.callers -= 1
 
-    async def call_async(self, key: OverviewKey, execute: Callable[[], Awaitable[T]], *,
+    async def call_async(self, key: OverviewKey, execute: Callable[[], Coroutine[Any, Any, T]], *,
                          ttl: float | None = None) -> T:
         loop = asyncio.get_running_loop()
         with self._lock:
-            found, value = self._cached(key, ttl)
-            if found:
-                return value  # type: ignore[no-any-return]
+            if (cached := self._cached(key, ttl)) is not None:
+                return cached[0]  # type: ignore[no-any-return]
             flights = self._loops.setdefault(loop, {})
-            flight = flights.get(key)
-            if flight is None:
-                flight = _Flight()
-                flight.task = loop.create_task(self._lead(flights, key, flight, execute, ttl))
-                # Retrieve the outcome: a read whose waiters all left logs no "never retrieved".
-                flight.task.add_done_callback(lambda t: t.cancelled() or t.exception())
-                flights[key] = flight
+            flight = flights.get(key) or self._start(flights, key, ttl,
+                                                     loop.create_task(execute()))
             flight.callers += 1
-        task = flight.task
-        assert task is not None
+        task = flight.done
+        assert isinstance(task, asyncio.Task)
         try:
             return await asyncio.shield(task)
         finally:
@@ -149,17 +145,6 @@ class Registry:
                         del flights[key]
             if abandoned:
                 task.cancel()
-
-    async def _lead(self, flights: dict[OverviewKey, _Flight], key: OverviewKey,
-                    flight: _Flight, execute: Callable[[], Awaitable[T]],
-                    ttl: float | None) -> T:
-        result, ok = None, False
-        try:
-            result, ok = await execute(), True
-            return result
-        finally:
-            with self._lock:
-                self._land(flights, key, flight, ttl, result, ok)
 
     def in_flight(self, key: OverviewKey) -> int:
         """How many callers (threads, and tasks of every loop) wait for `key` right now."""

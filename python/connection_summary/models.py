@@ -11,6 +11,7 @@ import json
 import types
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal, Self, TypeAlias, Union, cast, get_args, get_origin, get_type_hints
 
 from .errors import ConnectionSummaryError
@@ -39,20 +40,9 @@ class UnexpectedShape(ConnectionSummaryError):
     """The database returned a value this code cannot read (a code/schema mismatch)."""
 
 
-# Python's int() refuses more than 4300 digits; jsonb holds integers of up to 131072.
-_INT_CHUNK = 4000
-
-
-def _parse_int(text: str) -> int:
-    digits, value = text.lstrip("-"), 0
-    for start in range(0, len(digits), _INT_CHUNK):
-        chunk = digits[start:start + _INT_CHUNK]
-        value = value * 10 ** len(chunk) + int(chunk)
-    return -value if text.startswith("-") else value
-
-
 def json_loads(text: str | bytes) -> JsonValue:
-    return cast(JsonValue, json.loads(text, parse_int=_parse_int))
+    # int() refuses more than 4,300 digits (Decimal does not); jsonb holds up to 131,072.
+    return cast(JsonValue, json.loads(text, parse_int=lambda digits: int(Decimal(digits))))
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -63,19 +53,11 @@ def parse_timestamp(value: str) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """As `to_jsonb(timestamptz)` writes it, so that to_json gives back the SQL's JSON."""
-    offset = value.utcoffset()
-    if offset == timedelta(0) and value in (TIMESTAMP_INFINITY, TIMESTAMP_NEG_INFINITY):
+    if value.utcoffset() == timedelta(0) and value in (TIMESTAMP_INFINITY,
+                                                       TIMESTAMP_NEG_INFINITY):
         return "infinity" if value == TIMESTAMP_INFINITY else "-infinity"
-    text = value.replace(tzinfo=None, microsecond=0).isoformat()
-    if value.microsecond:
-        text += "." + f"{value.microsecond:06d}".rstrip("0")
-    if offset is None:
-        return text
-    seconds = int(offset.total_seconds())
-    hours, rest = divmod(abs(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return text + f"{'-' if seconds < 0 else '+'}{hours:02d}:{minutes:02d}" + (
-        f":{secs:02d}" if secs else "")
+    text = value.replace(microsecond=0).isoformat()  # the offset, if any, after 19 characters
+    return text[:19] + f".{value.microsecond:06d}".rstrip("0").rstrip(".") + text[19:]
 
 
 def _shape_error(path: str, expected: str, value: object) -> UnexpectedShape:
@@ -216,10 +198,6 @@ class RunSummary(_Model):
     browser_surface: BrowserSurface | None = None
     known_gaps: JsonValue = None
     collection_facts: JsonValue = None
-
-    @property
-    def is_deep(self) -> bool:
-        return "known_gaps" not in self._absent
 
 
 @dataclass(frozen=True)
