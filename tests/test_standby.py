@@ -22,16 +22,7 @@ primary not configured for replication fails these tests; they never skip.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pwd
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +30,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from bench.scale import Standby, catch_up, flushed_lsn, hot_standby, replayed_past, wait_for
 
 import connection_summary
 from connection_summary import AsyncClient, Client, ConnectionSummaryError, migrate
@@ -49,87 +41,9 @@ pytestmark = pytest.mark.slow
 
 DEMO_SQL = Path(connection_summary.__file__).with_name("demo.sql")
 OWNERS = ("alice", "bob")
-WAIT = 30.0  # seconds: the bound of every wait
-# Settings a hot standby must have at least as high as its primary's, else it
-# refuses to start (or pauses replay); copied from the primary as they are.
-AT_LEAST_PRIMARY = ("max_connections", "max_worker_processes", "max_wal_senders",
-                    "max_prepared_transactions", "max_locks_per_transaction")
 UTC_SESSION = "-c TimeZone=UTC"
 
 Conn = psycopg.Connection[tuple[Any, ...]]
-
-
-# --- running commands as the primary's user ------------------------------------------------------
-
-
-def _run(cmd: list[str], run_as: str | None, timeout: float) -> str:
-    """Run `cmd` (as `run_as`, through runuser, as localpg does) in a process group
-    of its own, killed if it outlives `timeout`; fail with its stderr if it fails."""
-    full = ["runuser", "-u", run_as, "--", *cmd] if run_as else cmd
-    proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise AssertionError(f"{Path(cmd[0]).name} did not finish within {timeout} s") from None
-    if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}): "
-                             f"{err.strip() or out.strip()}")
-    return out
-
-
-@dataclass(frozen=True)
-class Primary:
-    """What the standby needs to know of the test server."""
-
-    conninfo: str  # of its `postgres` database
-    bin_dir: Path
-    run_as: str | None
-    settings: dict[str, str]
-
-
-def _primary(server: Server) -> Primary:
-    conninfo = server.conninfo("postgres")
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        bindir = conn.execute("select setting from pg_config where name = 'BINDIR'").fetchone()
-        data_dir = conn.execute("select current_setting('data_directory')").fetchone()
-        settings = {str(name): str(value) for name, value in conn.execute(
-            "select name, setting from pg_settings where name = any(%s)",
-            [[*AT_LEAST_PRIMARY, "shared_preload_libraries", "wal_level"]]).fetchall()}
-    assert bindir is not None
-    assert data_dir is not None
-    bin_dir = Path(str(bindir[0]))
-    for tool in ("pg_basebackup", "pg_ctl", "postgres"):
-        assert (bin_dir / tool).is_file(), (
-            f"{tool} not found in the test server's BINDIR {bin_dir}: the standby test needs "
-            "the server's own binaries on this machine (pg_basebackup among them)")
-    assert settings["wal_level"] in ("replica", "logical"), (
-        f"the test server has wal_level={settings['wal_level']}: no streaming replica possible")
-    run_as = None
-    if os.geteuid() == 0:
-        run_as = pwd.getpwuid(Path(str(data_dir[0])).stat().st_uid).pw_name
-        assert run_as != "root", "the test server's data directory belongs to root"
-    return Primary(conninfo, bin_dir, run_as, settings)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(what: str, check: Callable[[], bool], timeout: float = WAIT) -> float:
-    """Poll `check` until it is true; return the seconds waited, fail after `timeout`."""
-    start = time.monotonic()
-    while True:
-        with contextlib.suppress(psycopg.OperationalError):
-            if check():
-                return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def _one(conninfo: str, query: str, params: Any = None) -> Any:
@@ -139,107 +53,13 @@ def _one(conninfo: str, query: str, params: Any = None) -> Any:
     return row[0]
 
 
-# --- the standby ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Standby:
-    """A running hot standby of the test server."""
-
-    primary: Primary
-    data_dir: Path
-    socket_dir: Path
-    port: int
-    log: Path
-
-    def conninfo(self, primary_conninfo: str) -> str:
-        """The primary's conninfo (user, database, options) pointed at the standby."""
-        return psycopg.conninfo.make_conninfo(primary_conninfo, host=str(self.socket_dir),
-                                              port=str(self.port))
-
-    def stop(self) -> None:
-        pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
-            return
-        try:
-            _run([str(self.primary.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m",
-                  "immediate", "-w", "-t", "30", "stop"], self.primary.run_as, timeout=40)
-        except (AssertionError, OSError):
-            # pg_ctl could not stop it: kill the postmaster this test started, by its pid.
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
-
-
-def flushed_lsn(primary_db: str) -> str:
-    """A WAL position past every record the primary has written so far.
-
-    The test server commits asynchronously (synchronous_commit = off): a commit may
-    still be in the WAL buffers, neither written nor sent. A transaction that writes
-    WAL and commits with synchronous_commit = on flushes it up to its commit record,
-    so every record before it too; pg_current_wal_lsn() is then past all of them.
-    (It must write a record of its own: a transaction whose only record is its
-    commit, `select txid_current()` say, commits asynchronously whatever the
-    setting.) A transactional logical message is such a record, and changes nothing.
-    """
-    with psycopg.connect(primary_db, autocommit=True) as conn:
-        conn.execute("set synchronous_commit = on")
-        conn.execute("select pg_logical_emit_message(true, 'connection_summary.test', 'flush')")
-        row = conn.execute("select pg_current_wal_lsn()::text").fetchone()
-    assert row is not None
-    return str(row[0])
-
-
-def replayed_past(standby_db: str, lsn: str) -> bool:
-    return bool(_one(standby_db, "select pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn]))
-
-
-def catch_up(primary_db: str, standby_db: str) -> float:
-    """Wait until the standby has replayed all the WAL the primary has written (its
-    pg_last_wal_replay_lsn() reaches the primary's pg_current_wal_lsn()); return the
-    seconds waited."""
-    target = flushed_lsn(primary_db)
-    return _wait(f"the standby to replay the primary's WAL up to {target}",
-                 lambda: replayed_past(standby_db, target))
-
-
 @pytest.fixture(scope="module")
 def standby(server: Server) -> Iterator[Standby]:
-    """A streaming hot standby of the test server, stopped and deleted afterwards."""
-    primary = _primary(server)
-    root = Path(tempfile.mkdtemp(prefix="connection-summary-standby-"))
-    replica = Standby(primary, root / "data", root / "socket", _free_port(), root / "server.log")
-    try:
-        root.chmod(0o755)
-        replica.socket_dir.mkdir()
-        if primary.run_as:
-            for path in (root, replica.socket_dir):
-                shutil.chown(path, user=primary.run_as)
-        # -R writes primary_conninfo (this conninfo: the primary's socket) and standby.signal.
-        _run([str(primary.bin_dir / "pg_basebackup"), "-d", primary.conninfo, "-D",
-              str(replica.data_dir), "-R", "-X", "stream", "-c", "fast", "--no-sync", "-w"],
-             primary.run_as, timeout=2 * WAIT)
-        settings = {**{k: primary.settings[k] for k in AT_LEAST_PRIMARY},
-                    "shared_preload_libraries": primary.settings["shared_preload_libraries"],
-                    "listen_addresses": "", "hot_standby": "on", "fsync": "off",
-                    "shared_buffers": "32MB"}
-        options = " ".join(f"-c {k}={v!r}" if v == "" else f"-c {k}={v}"
-                           for k, v in settings.items())
-        try:
-            _run([str(primary.bin_dir / "pg_ctl"), "-D", str(replica.data_dir), "-l",
-                  str(replica.log), "-o", f"-k {replica.socket_dir} -p {replica.port} {options}",
-                  "-w", "-t", str(int(WAIT)), "start"], primary.run_as, timeout=WAIT + 10)
-        except AssertionError as exc:
-            log = replica.log.read_text() if replica.log.exists() else "(no log)"
-            raise AssertionError(f"{exc}\nstandby log:\n{log[-3000:]}") from None
-        standby_postgres = replica.conninfo(primary.conninfo)
-        _wait("the standby to stream from the primary", lambda: bool(_one(
-            standby_postgres,
-            "select pg_is_in_recovery() and exists (select from pg_stat_wal_receiver "
-            "where status = 'streaming')")))
+    """A streaming hot standby of the test server (bench.scale.hot_standby: the primary's
+    BINDIR, as its data directory's owner, on a private socket), stopped and deleted
+    afterwards."""
+    with hot_standby(server.conninfo("postgres")) as (replica, _):
         yield replica
-    finally:
-        replica.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -539,7 +359,7 @@ def test_a_write_shows_on_the_standby_whole_once_replayed(replicated: Replicated
         seen.append((row[0], row[1]))
         return replayed_past(both.standby, target)
 
-    waited = _wait("the standby to replay the commit", replayed)
+    waited = wait_for("the standby to replay the commit", replayed)
     print(f"the commit was replayed {waited:.3f} s after it returned ({len(seen)} reads)")
     after = sql_reads(both.standby, now)
     assert after == sql_reads(both.primary, now)
