@@ -65,7 +65,8 @@ test-pg15: install pgtap plpgsql-check
 		echo "== SQL suites and plpgsql_check on PostgreSQL 15 ($(PG15_BIN))"; \
 		CONNECTION_SUMMARY_PG_BIN=$(PG15_BIN) CONNECTION_SUMMARY_PG15_BIN=$(PG15_BIN) \
 			$(BIN)/pytest -q -m "not slow" \
-			tests/test_pgtap.py tests/test_migrations.py tests/test_plpgsql_check.py; \
+			tests/test_pgtap.py tests/test_migrations.py tests/test_plpgsql_check.py \
+			tests/test_retention.py tests/test_owner_keyed.py; \
 	else echo "== PostgreSQL 15 binaries not found at $(PG15_BIN): skipping the 15 run" \
 		"(SQL suites on 15, plpgsql_check)"; fi
 
@@ -74,6 +75,7 @@ demo: install
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

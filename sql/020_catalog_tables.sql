@@ -8,7 +8,7 @@ create table connection_summary.connectors (
 );
 
 create table connection_summary.connections (
-    connector_instance_id text primary key,
+    connector_instance_id text not null,
     owner_id text not null,
     connector_id text not null references connection_summary.connectors (connector_id),
     display_name text,
@@ -16,6 +16,8 @@ create table connection_summary.connections (
     source_kind text not null default 'account',
     created_at timestamptz not null default now(),
     revoked_at timestamptz,
+    -- Owner-keyed (docs/scale-out.md): a connection id is unique per owner.
+    primary key (owner_id, connector_instance_id),
     constraint connections_status_check
     check (status in ('draft', 'active', 'paused', 'revoked')),
     constraint connections_source_kind_check

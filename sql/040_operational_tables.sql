@@ -1,16 +1,15 @@
 -- Operational inputs written by the platform's runtime: leases, retained
 -- sizes, schedules, gaps, attention records and browser-surface leases.
 -- Every table carries owner_id and is read by (owner_id, connector_instance_id).
+-- Keys are owner-keyed (docs/scale-out.md): ids are unique per owner.
 
 create table connection_summary.active_runs (
-    run_id text primary key,
+    run_id text not null,
     owner_id text not null,
     connector_instance_id text,
-    lease_expires_at timestamptz not null
+    lease_expires_at timestamptz not null,
+    primary key (owner_id, run_id)
 );
-
-create index active_runs_owner_idx
-on connection_summary.active_runs (owner_id, run_id);
 
 create table connection_summary.retained_size_streams (
     connector_instance_id text not null,
@@ -23,7 +22,7 @@ create table connection_summary.retained_size_streams (
     blob_bytes bigint,
     last_record_updated_at timestamptz,
     dirty boolean not null default false,
-    primary key (connector_instance_id, stream),
+    primary key (owner_id, connector_instance_id, stream),
     constraint retained_size_streams_counts_non_negative check (
         record_count >= 0
         and current_record_json_bytes >= 0
@@ -32,16 +31,14 @@ create table connection_summary.retained_size_streams (
     )
 );
 
-create index retained_size_streams_owner_idx
-on connection_summary.retained_size_streams (owner_id, connector_instance_id);
-
 create table connection_summary.retained_size_connections (
-    connector_instance_id text primary key,
+    connector_instance_id text not null,
     owner_id text not null,
     current_record_json_bytes bigint,
     record_history_json_bytes bigint,
     blob_bytes bigint,
     dirty boolean not null default false,
+    primary key (owner_id, connector_instance_id),
     constraint retained_size_connections_bytes_non_negative check (
         current_record_json_bytes >= 0
         and record_history_json_bytes >= 0
@@ -49,11 +46,8 @@ create table connection_summary.retained_size_connections (
     )
 );
 
-create index retained_size_connections_owner_idx
-on connection_summary.retained_size_connections (owner_id, connector_instance_id);
-
 create table connection_summary.schedules (
-    connector_instance_id text primary key,
+    connector_instance_id text not null,
     owner_id text not null,
     enabled boolean not null default true,
     interval_seconds int,
@@ -66,21 +60,20 @@ create table connection_summary.schedules (
     consecutive_failures int not null default 0,
     backoff_next_run_at timestamptz,
     backoff_reason_class text,
+    primary key (owner_id, connector_instance_id),
     constraint schedules_interval_positive check (interval_seconds > 0),
     constraint schedules_failures_non_negative check (consecutive_failures >= 0)
 );
 
-create index schedules_owner_idx
-on connection_summary.schedules (owner_id, connector_instance_id);
-
 create table connection_summary.detail_gaps (
-    gap_id text primary key,
+    gap_id text not null,
     owner_id text not null,
     connector_instance_id text not null,
     stream text,
     status text not null,
     reason text,
     next_attempt_at timestamptz,
+    primary key (owner_id, gap_id),
     constraint detail_gaps_status_check
     check (status in ('pending', 'in_progress', 'recovered', 'terminal'))
 );
@@ -89,7 +82,7 @@ create index detail_gaps_owner_idx
 on connection_summary.detail_gaps (owner_id, connector_instance_id);
 
 create table connection_summary.attention_records (
-    attention_id text primary key,
+    attention_id text not null,
     owner_id text not null,
     connector_instance_id text not null,
     lifecycle text not null,
@@ -98,6 +91,7 @@ create table connection_summary.attention_records (
     owner_action text,
     expires_at timestamptz,
     created_at timestamptz not null default now(),
+    primary key (owner_id, attention_id),
     constraint attention_records_lifecycle_check check (
         lifecycle in ('open', 'acknowledged', 'in_progress', 'resolved', 'dismissed', 'expired')
     )
@@ -107,7 +101,7 @@ create index attention_records_owner_idx
 on connection_summary.attention_records (owner_id, connector_instance_id);
 
 create table connection_summary.browser_surface_leases (
-    lease_id text primary key,
+    lease_id text not null,
     owner_id text not null,
     connector_id text,
     profile_key text not null,
@@ -115,6 +109,7 @@ create table connection_summary.browser_surface_leases (
     status text not null,
     wait_reason text,
     requested_at timestamptz not null default now(),
+    primary key (owner_id, lease_id),
     constraint browser_surface_leases_status_check check (
         status in (
             'waiting_for_browser_surface', 'starting_surface', 'leased', 'released',

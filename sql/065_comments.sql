@@ -14,7 +14,7 @@ comment on column connection_summary.connectors.manifest is 'JSON object: stream
 comment on table connection_summary.connections is
 'Input (callers write): one row per connection, a configured account, device or browser profile of a connector for one owner. Summaries are per connection (docs/input-tables.md).';
 
-comment on column connection_summary.connections.connector_instance_id is 'The connection''s id (connection_id in every output), unique across owners, 1-255 bytes.';
+comment on column connection_summary.connections.connector_instance_id is 'The connection''s id (connection_id in every output), unique per owner, 1-255 bytes.';
 comment on column connection_summary.connections.owner_id is 'The owner the connection belongs to, 1-255 bytes.';
 comment on column connection_summary.connections.connector_id is 'Its connector (references connectors).';
 comment on column connection_summary.connections.display_name is 'The owner''s name for the connection; NULL shows the connector''s name.';
@@ -25,6 +25,20 @@ comment on column connection_summary.connections.revoked_at is 'When it was revo
 
 comment on table connection_summary.spine_events is
 'Input (callers write): the append-only event log of runs. A run is the events with one (owner_id, source_kind, source_id, run_id); they are folded into run_evidence when the inserting transaction commits. UPDATE and DELETE are refused (docs/input-tables.md).';
+
+comment on table connection_summary.spine_events_p0 is
+'Partition of spine_events: the events of period 0, received before the first open_spine_event_period() (docs/scale-out.md, retention).';
+
+comment on table connection_summary.spine_event_periods is
+'Package state: the periods of arrival of spine_events, one partition each (open_spine_event_period, drop_spine_events_before).';
+comment on column connection_summary.spine_event_periods.period is 'The period: its partition spine_events_p<period> holds event_seq from period * 2^44 (period 0: from the start).';
+comment on column connection_summary.spine_event_periods.opened_at is 'When the period started receiving events (-infinity for period 0).';
+
+comment on table connection_summary.spine_event_retention is
+'Package state: how far spine_events have been dropped (drop_spine_events_before). One row, or none while nothing was dropped.';
+comment on column connection_summary.spine_event_retention.singleton is 'Always true: the table holds one row.';
+comment on column connection_summary.spine_event_retention.dropped_before is 'Events that occurred before this instant are gone; runs that began before it keep their stored evidence through rebuild_run_evidence().';
+comment on column connection_summary.spine_event_retention.dropped_at is 'When the last drop ran.';
 
 comment on column connection_summary.spine_events.event_seq is 'Arrival number set by the database; breaks ties between equal event times.';
 comment on column connection_summary.spine_events.owner_id is 'The owner, 1-255 bytes.';

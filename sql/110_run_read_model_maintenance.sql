@@ -124,7 +124,7 @@ end;
 $$;
 
 comment on function connection_summary.merge_queued_folds() is
-'Merges the run folds this transaction queued into run_evidence and refreshes the heads of their claims; returns the [owner_id, connector_id] pairs whose heads moved.';
+'Merges the run folds this transaction queued into run_evidence and refreshes the heads of their claims; returns those claims, [owner_id, connector_id, claim_kind, claim_value].';
 
 -- A stored run row as a fold (its columns of run_fold).
 create or replace function connection_summary.stored_fold(p_run connection_summary.run_evidence)
@@ -145,12 +145,12 @@ as $$
     )::connection_summary.run_fold
 $$;
 
--- Returns the [owner_id, connector_id] pairs of every connector claim it
--- refreshed (for connection_states, which keeps each connection's heads).
--- Every one, not only those whose head run ids changed: a head run whose
--- events moved it (a later last_at, a new terminal event) keeps its id in its
--- claim but can overtake another claim's head in a connection that reads both
--- (a connection's own claim and the unclaimed runs it owns).
+-- Returns every connector claim it refreshed, [owner_id, connector_id,
+-- claim_kind, claim_value] (for connection_states, which keeps each
+-- connection's heads). Every one, not only those whose head run ids changed:
+-- a head run whose events moved it (a later last_at, a new terminal event)
+-- keeps its id in its claim but can overtake another claim's head in a
+-- connection that reads both (its own claim and the unclaimed runs it owns).
 create or replace function connection_summary.refresh_claim_heads(p_claims jsonb)
 returns jsonb
 language plpgsql
@@ -211,7 +211,9 @@ begin
     )
 
     -- The statements above run whether or not this reads them.
-    select coalesce(jsonb_agg(distinct jsonb_build_array(c.owner_id, c.source_id)), '[]')
+    select coalesce(jsonb_agg(jsonb_build_array(
+        c.owner_id, c.source_id, c.claim_kind, c.claim_value
+    )), '[]')
     into v_moved
     from claims as c
     where c.source_kind = 'connector';
@@ -303,15 +305,20 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 as $$
--- Repair and upgrade path: replaces the whole read model with the live fold.
--- Blocks writers of spine_events for its duration; readers see the old rows
--- until it commits. Returns the number of runs.
+-- Repair and upgrade path: replaces the read model with the live fold.
+-- Runs that began before the retention horizon (spine_event_retention) may
+-- have lost events to drop_spine_events_before(): their stored rows are kept
+-- as they are. Blocks writers of spine_events for its duration; readers see
+-- the old rows until it commits. Returns the number of runs refolded.
 declare
     v_runs bigint;
+    v_horizon timestamptz;
 begin
     lock table connection_summary.spine_events in share row exclusive mode;
+    select r.dropped_before into v_horizon from connection_summary.spine_event_retention as r;
     delete from connection_summary.run_heads;
-    delete from connection_summary.run_evidence;
+    delete from connection_summary.run_evidence as r
+    where v_horizon is null or r.first_at >= v_horizon;
     insert into connection_summary.run_evidence (
         owner_id, source_kind, source_id, run_id,
         first_at, last_at, event_count, has_started, newest_status, terminal_status,
@@ -322,7 +329,13 @@ begin
         explicit_seq
     )
     select v.*
-    from connection_summary.run_evidence_live as v;
+    from connection_summary.run_evidence_live as v
+    where not exists (
+        select
+        from connection_summary.run_evidence as r
+        where r.owner_id = v.owner_id and r.source_kind = v.source_kind
+            and r.source_id = v.source_id and r.run_id = v.run_id
+    );
     get diagnostics v_runs = row_count;
     insert into connection_summary.run_heads (
         owner_id, source_kind, source_id, claim_kind, claim_value,
@@ -343,7 +356,7 @@ end;
 $$;
 
 comment on function connection_summary.rebuild_run_evidence() is
-'Rebuilds run_evidence and run_heads from spine_events (repair, upgrades); returns the number of runs.';
+'Rebuilds run_evidence and run_heads from spine_events (repair, upgrades), keeping the stored rows of runs that began before the retention horizon; returns the number of runs refolded.';
 
 create or replace function connection_summary.run_fold_definition_md5()
 returns text
@@ -407,6 +420,8 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
     truncate connection_summary.run_heads, connection_summary.run_evidence;
+    -- No event is left to have been dropped.
+    delete from connection_summary.spine_event_retention;
     -- Not TRUNCATE: this transaction's queue rows have commit triggers pending.
     delete from connection_summary.run_maintenance_queue;
     -- Every connection's stored heads are gone with them.

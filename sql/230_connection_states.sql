@@ -168,9 +168,10 @@ create or replace view connection_summary.connection_states_live as
 select * from connection_summary.connection_state_rows(); -- noqa: AM04
 
 -- Recomputes the rows of what this transaction queued, and the stored heads
--- of the owners' connectors whose run heads moved (p_head_groups, [[owner_id,
--- connector_id], ...]: only the head columns, a few key lookups), taking the
--- locks described at the top of this file.
+-- of the connections that read the claims whose runs this commit merged
+-- (p_head_groups, [[owner_id, connector_id, claim_kind, claim_value], ...]:
+-- only the head columns, a few key lookups), taking the locks described at
+-- the top of this file.
 create or replace function connection_summary.refresh_connection_states(p_head_groups jsonb)
 returns void
 language plpgsql
@@ -183,41 +184,49 @@ set jit = off
 as $$
 declare
     v_entries jsonb;
+    v_whole boolean;
 begin
     with taken as (
         delete from connection_summary.connection_state_queue
         returning kind, owner_id, key
     )
 
-    select jsonb_agg(distinct jsonb_build_array(e.kind, e.owner_id, e.key))
+    select jsonb_agg(distinct x.e)
     into v_entries
     from (
-        select t.kind, t.owner_id, t.key from taken as t where t.kind <> 'start'
+        select jsonb_build_array(t.kind, t.owner_id, t.key)
+        from taken as t
+        where t.kind <> 'start'
         union all
-        select 'heads', g ->> 0, g ->> 1
+        select jsonb_build_array('heads', g ->> 0, g ->> 1, g ->> 2, g ->> 3)
         from jsonb_array_elements(coalesce(p_head_groups, '[]')) as g
-    ) as e;
+    ) as x (e);
     if v_entries is null then
         return;
     end if;
+    -- Most commits only add events to runs: their heads alone may move (step
+    -- 4), and nothing is recomputed whole (steps 1 and 3 are skipped).
+    v_whole := jsonb_path_exists(v_entries, 'strict $[*] ? (@[0] != "heads")');
 
-    -- 1. Connector locks, in hash order: exclusive where the catalog row
-    -- changed, shared where an owner's connections of it changed.
-    perform case
-        when c.catalog then pg_advisory_xact_lock(1668181870, hashtext(c.connector_id))
-        else pg_advisory_xact_lock_shared(1668181870, hashtext(c.connector_id))
-    end
-    from (
-        select e ->> 2 as connector_id, bool_or(e ->> 0 = 'catalog') as catalog
-        from jsonb_array_elements(v_entries) as e
-        where e ->> 0 in ('catalog', 'connector')
-        group by e ->> 2
-    ) as c
-    order by hashtext(c.connector_id);
+    if v_whole then
+        -- 1. Connector locks, in hash order: exclusive where the catalog row
+        -- changed, shared where an owner's connections of it changed.
+        perform case
+            when c.catalog then pg_advisory_xact_lock(1668181870, hashtext(c.connector_id))
+            else pg_advisory_xact_lock_shared(1668181870, hashtext(c.connector_id))
+        end
+        from (
+            select e ->> 2 as connector_id, bool_or(e ->> 0 = 'catalog') as catalog
+            from jsonb_array_elements(v_entries) as e
+            where e ->> 0 in ('catalog', 'connector')
+            group by e ->> 2
+        ) as c
+        order by hashtext(c.connector_id);
+    end if;
 
     -- A catalog change concerns every owner of its connector, resolved now
     -- that no transaction can commit a new one unseen.
-    if jsonb_path_exists(v_entries, '$[*] ? (@[0] == "catalog")') then
+    if jsonb_path_exists(v_entries, 'strict $[*] ? (@[0] == "catalog")') then
         select jsonb_agg(e) into v_entries
         from (
             select e
@@ -249,104 +258,127 @@ begin
     from (select distinct e ->> 1 as owner_id from jsonb_array_elements(v_entries) as e) as o
     order by hashtext(o.owner_id);
 
-    -- 3. The connections concerned, recomputed: upserted from the live
-    -- definition, or deleted where it has no row for them any more (deleted,
-    -- draft, moved to another owner).
-    with entries as (
-        select e ->> 0 as kind, e ->> 1 as owner_id, e ->> 2 as key
-        from jsonb_array_elements(v_entries) as e
-    ),
+    if v_whole then
+        -- 3. The connections concerned, recomputed: upserted from the live
+        -- definition, or deleted where it has no row for them any more (deleted,
+        -- draft, moved to another owner).
+        with entries as (
+            select e ->> 0 as kind, e ->> 1 as owner_id, e ->> 2 as key
+            from jsonb_array_elements(v_entries) as e
+        ),
 
-    targets as (
-        select en.owner_id, en.key as connector_instance_id
-        from entries as en
-        where en.kind = 'connection'
-        union
-        select n.owner_id, n.connector_instance_id
-        from entries as en
-        inner join connection_summary.connections as n
-            on n.owner_id = en.owner_id and n.connector_id = en.key
-        where en.kind = 'connector'
-        union
-        select s.owner_id, s.connector_instance_id
-        from entries as en
-        inner join connection_summary.connection_states as s
-            on s.owner_id = en.owner_id and s.connector_id = en.key
-        where en.kind = 'connector'
-        union
-        select s.owner_id, s.connector_instance_id
-        from entries as en
-        inner join connection_summary.connection_states as s
-            on s.owner_id = en.owner_id and s.profile_key = en.key
-        where en.kind = 'profile'
-    ),
+        targets as (
+            select en.owner_id, en.key as connector_instance_id
+            from entries as en
+            where en.kind = 'connection'
+            union
+            select n.owner_id, n.connector_instance_id
+            from entries as en
+            inner join connection_summary.connections as n
+                on n.owner_id = en.owner_id and n.connector_id = en.key
+            where en.kind = 'connector'
+            union
+            select s.owner_id, s.connector_instance_id
+            from entries as en
+            inner join connection_summary.connection_states as s
+                on s.owner_id = en.owner_id and s.connector_id = en.key
+            where en.kind = 'connector'
+            union
+            select s.owner_id, s.connector_instance_id
+            from entries as en
+            inner join connection_summary.connection_states as s
+                on s.owner_id = en.owner_id and s.profile_key = en.key
+            where en.kind = 'profile'
+        ),
 
-    fresh as (
-        insert into connection_summary.connection_states as s
-        select v.*
-        from targets as t
-        cross join lateral (
-            select l.*
-            from connection_summary.connection_states_live as l
-            where l.owner_id = t.owner_id and l.connector_instance_id = t.connector_instance_id
-            offset 0
-        ) as v
-        on conflict (owner_id, connector_instance_id) do update set (
-            connector_id, created_at, display_name, connector_display_name, status, source_kind,
-            revoked_at, cursor, profile_key, owns_unclaimed_runs, latest_run_id, succeeded_run_id,
-            terminal_run_id, streams, stream_records, stream_count, total_records,
-            total_records_state, retained_bytes, total_retained_bytes, has_schedule,
-            schedule_enabled, schedule_interval_seconds, schedule_next_due_at,
-            schedule_last_started_at, schedule_last_successful_at, schedule_active_run_id,
-            schedule_consecutive_failures, schedule_backoff_next_run_at,
-            schedule_backoff_reason_class, maximum_staleness_seconds, attention_candidates,
-            has_terminal_detail_gap, has_open_detail_gap, surface_lease_id, surface_lease_status,
-            surface_lease_wait_reason, surface_lease_requested_at
-        ) = (
-            excluded.connector_id, excluded.created_at, excluded.display_name,
-            excluded.connector_display_name, excluded.status, excluded.source_kind,
-            excluded.revoked_at, excluded.cursor, excluded.profile_key,
-            excluded.owns_unclaimed_runs, excluded.latest_run_id, excluded.succeeded_run_id,
-            excluded.terminal_run_id, excluded.streams, excluded.stream_records,
-            excluded.stream_count, excluded.total_records, excluded.total_records_state,
-            excluded.retained_bytes, excluded.total_retained_bytes, excluded.has_schedule,
-            excluded.schedule_enabled, excluded.schedule_interval_seconds,
-            excluded.schedule_next_due_at, excluded.schedule_last_started_at,
-            excluded.schedule_last_successful_at, excluded.schedule_active_run_id,
-            excluded.schedule_consecutive_failures, excluded.schedule_backoff_next_run_at,
-            excluded.schedule_backoff_reason_class, excluded.maximum_staleness_seconds,
-            excluded.attention_candidates, excluded.has_terminal_detail_gap,
-            excluded.has_open_detail_gap, excluded.surface_lease_id,
-            excluded.surface_lease_status, excluded.surface_lease_wait_reason,
-            excluded.surface_lease_requested_at
+        fresh as (
+            insert into connection_summary.connection_states as s
+            select v.*
+            from targets as t
+            cross join lateral (
+                select l.*
+                from connection_summary.connection_states_live as l
+                where l.owner_id = t.owner_id and l.connector_instance_id = t.connector_instance_id
+                offset 0
+            ) as v
+            on conflict (owner_id, connector_instance_id) do update set (
+                connector_id, created_at, display_name, connector_display_name, status, source_kind,
+                revoked_at, cursor, profile_key, owns_unclaimed_runs, latest_run_id, succeeded_run_id,
+                terminal_run_id, streams, stream_records, stream_count, total_records,
+                total_records_state, retained_bytes, total_retained_bytes, has_schedule,
+                schedule_enabled, schedule_interval_seconds, schedule_next_due_at,
+                schedule_last_started_at, schedule_last_successful_at, schedule_active_run_id,
+                schedule_consecutive_failures, schedule_backoff_next_run_at,
+                schedule_backoff_reason_class, maximum_staleness_seconds, attention_candidates,
+                has_terminal_detail_gap, has_open_detail_gap, surface_lease_id, surface_lease_status,
+                surface_lease_wait_reason, surface_lease_requested_at
+            ) = (
+                excluded.connector_id, excluded.created_at, excluded.display_name,
+                excluded.connector_display_name, excluded.status, excluded.source_kind,
+                excluded.revoked_at, excluded.cursor, excluded.profile_key,
+                excluded.owns_unclaimed_runs, excluded.latest_run_id, excluded.succeeded_run_id,
+                excluded.terminal_run_id, excluded.streams, excluded.stream_records,
+                excluded.stream_count, excluded.total_records, excluded.total_records_state,
+                excluded.retained_bytes, excluded.total_retained_bytes, excluded.has_schedule,
+                excluded.schedule_enabled, excluded.schedule_interval_seconds,
+                excluded.schedule_next_due_at, excluded.schedule_last_started_at,
+                excluded.schedule_last_successful_at, excluded.schedule_active_run_id,
+                excluded.schedule_consecutive_failures, excluded.schedule_backoff_next_run_at,
+                excluded.schedule_backoff_reason_class, excluded.maximum_staleness_seconds,
+                excluded.attention_candidates, excluded.has_terminal_detail_gap,
+                excluded.has_open_detail_gap, excluded.surface_lease_id,
+                excluded.surface_lease_status, excluded.surface_lease_wait_reason,
+                excluded.surface_lease_requested_at
+            )
+            returning s.owner_id, s.connector_instance_id
         )
-        returning s.owner_id, s.connector_instance_id
-    )
 
-    delete from connection_summary.connection_states as s
-    using targets as t
-    where s.owner_id = t.owner_id and s.connector_instance_id = t.connector_instance_id
-        and not exists (
-            select from fresh as f
-            where f.owner_id = t.owner_id and f.connector_instance_id = t.connector_instance_id
-        );
+        delete from connection_summary.connection_states as s
+        using targets as t
+        where s.owner_id = t.owner_id and s.connector_instance_id = t.connector_instance_id
+            and not exists (
+                select from fresh as f
+                where f.owner_id = t.owner_id and f.connector_instance_id = t.connector_instance_id
+            );
+    end if;
 
     -- 4. Heads that may have moved, where the rows were not recomputed whole
-    -- above: the head rule over each connection's stored claims (run_heads, as
-    -- merged). Only rows whose heads did change are written.
-    with heads as (
+    -- above: the head rule over the stored claims (run_heads, as merged), for
+    -- the connections that read a claim this commit merged runs into. A run
+    -- that already heads its claim can move (a later last_at, a terminal
+    -- event) and overtake another claim's head in a connection reading both.
+    -- Only rows whose heads did change are written.
+    with claims as (
+        select distinct
+            e ->> 1 as owner_id, e ->> 2 as connector_id, e ->> 3 as claim_kind,
+            e ->> 4 as claim_value
+        from jsonb_array_elements(v_entries) as e
+        where e ->> 0 = 'heads' and not exists (
+            select
+            from jsonb_array_elements(v_entries) as c
+            where c ->> 0 = 'connector' and c ->> 1 = e ->> 1 and c ->> 2 = e ->> 2
+        )
+    ),
+
+    readers as (
+        select distinct s.owner_id, s.connector_instance_id
+        from claims as g
+        inner join connection_summary.connection_states as s
+            on s.owner_id = g.owner_id and s.connector_id = g.connector_id
+        cross join lateral connection_summary.connection_claims(
+            p_profile_key => s.profile_key,
+            p_connection_id => s.connector_instance_id,
+            p_owns_unclaimed_runs => s.owns_unclaimed_runs
+        ) as c
+        where c.claim_kind = g.claim_kind and c.claim_value = g.claim_value
+    ),
+
+    heads as (
         select s.owner_id, s.connector_instance_id, h.latest_run_id, h.succeeded_run_id,
             h.terminal_run_id
-        from connection_summary.connection_states as s
-        inner join (
-            select e ->> 1 as owner_id, e ->> 2 as connector_id
-            from jsonb_array_elements(v_entries) as e
-            where e ->> 0 = 'heads'
-            except
-            select e ->> 1, e ->> 2
-            from jsonb_array_elements(v_entries) as e
-            where e ->> 0 = 'connector'
-        ) as g on s.owner_id = g.owner_id and s.connector_id = g.connector_id
+        from readers as r
+        inner join connection_summary.connection_states as s
+            on s.owner_id = r.owner_id and s.connector_instance_id = r.connector_instance_id
         cross join lateral connection_summary.connection_heads(
             p_owner_id => s.owner_id,
             p_connector_id => s.connector_id,
@@ -356,7 +388,7 @@ begin
             p_live => false
         ) as h
         where (s.latest_run_id, s.succeeded_run_id, s.terminal_run_id)
-            is distinct from (h.latest_run_id, h.succeeded_run_id, h.terminal_run_id)
+        is distinct from (h.latest_run_id, h.succeeded_run_id, h.terminal_run_id)
     )
 
     update connection_summary.connection_states as s

@@ -89,7 +89,7 @@ select
     (select count(*) from pg_class
      where relnamespace = %(schema)s::regnamespace and relkind in ('v', 'm'))::int as views,
     (select count(*) from pg_class
-     where relnamespace = %(schema)s::regnamespace and relkind = 'i')::int as indexes,
+     where relnamespace = %(schema)s::regnamespace and relkind in ('i', 'I'))::int as indexes,
     -- migra does not inspect aggregates: CATALOG_FACTS compares those.
     (select count(*) from pg_proc
      where pronamespace = %(schema)s::regnamespace and prokind <> 'a')::int as functions,

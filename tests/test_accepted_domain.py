@@ -822,12 +822,13 @@ class Example:
 
 #: Primary keys: a batch mostly names each key once (a repeated key is refused, 23505).
 PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "connectors": ("connector_id",), "connections": ("connector_instance_id",),
-    "spine_events": (), "active_runs": ("run_id",),
-    "retained_size_streams": ("connector_instance_id", "stream"),
-    "retained_size_connections": ("connector_instance_id",),
-    "schedules": ("connector_instance_id",), "detail_gaps": ("gap_id",),
-    "attention_records": ("attention_id",), "browser_surface_leases": ("lease_id",),
+    "connectors": ("connector_id",), "connections": ("owner_id", "connector_instance_id"),
+    "spine_events": (), "active_runs": ("owner_id", "run_id"),
+    "retained_size_streams": ("owner_id", "connector_instance_id", "stream"),
+    "retained_size_connections": ("owner_id", "connector_instance_id"),
+    "schedules": ("owner_id", "connector_instance_id"), "detail_gaps": ("owner_id", "gap_id"),
+    "attention_records": ("owner_id", "attention_id"),
+    "browser_surface_leases": ("owner_id", "lease_id"),
 }
 
 
@@ -838,7 +839,7 @@ def _batch(draw: st.DrawFn, v: Values, table: str, rows: list[dict[str, object]]
     unique: list[dict[str, object]] = []
     for row in rows:
         key = tuple(row[c] for c in PRIMARY_KEYS[table])
-        if key and key in seen and not v.chance(0.1):
+        if key and key in seen and not v.chance(0.25):
             continue
         seen.add(key)
         unique.append(row)
@@ -1030,7 +1031,7 @@ def pair(server: Server, template_db: str) -> Iterator[Pair]:
         for (table,) in off.admin.execute(
                 "select c.oid::regclass::text from pg_class as c "
                 "join pg_namespace as n on n.oid = c.relnamespace "
-                "where n.nspname = %s and c.relkind = 'r'", (SCHEMA,)).fetchall():
+                "where n.nspname = %s and c.relkind in ('r', 'p')", (SCHEMA,)).fetchall():
             off.admin.execute(f"alter table {table} disable trigger user".encode())
         left = off.admin.execute(
             "select count(*) from pg_trigger as g join pg_class as c on c.oid = g.tgrelid "

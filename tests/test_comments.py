@@ -41,6 +41,8 @@ select object from (
     inner join pg_class as c on a.attrelid = c.oid
     where c.relnamespace = (select oid from ns) and c.relkind in ('r', 'p', 'v', 'm', 'f', 'c')
       and a.attnum > 0 and not a.attisdropped
+      -- A partition's columns are its parent's, commented there.
+      and not c.relispartition
       and col_description(c.oid, a.attnum) is null
     union all
     select case p.prokind when 'a' then 'aggregate ' when 'p' then 'procedure '

@@ -110,7 +110,8 @@ def ops(draw: st.DrawFn) -> Op:
     if kind == "connection":
         return Op("insert into connection_summary.connections (connector_instance_id, owner_id, "
                   "connector_id, status, created_at, display_name) values (%s, %s, %s, %s, %s, %s) "
-                  "on conflict (connector_instance_id) do update set status = excluded.status",
+                  "on conflict (owner_id, connector_instance_id) "
+                  "do update set status = excluded.status",
                   (cid, owner, draw(connectors),
                    draw(st.sampled_from(("draft", "active", "active", "paused", "revoked"))),
                    at(draw(minutes)), draw(st.sampled_from((None, "Mine")))), f"connections:{cid}")
@@ -119,6 +120,12 @@ def ops(draw: st.DrawFn) -> Op:
             ("status", draw(st.sampled_from(("draft", "active", "paused", "revoked")))),
             ("owner_id", draw(owners)), ("connector_id", draw(connectors)),
             ("display_name", draw(st.sampled_from(("Renamed", None)))))))
+        if column == "owner_id":  # owner's connection moves, unless the other has that id
+            return Op("update connection_summary.connections set owner_id = %s "
+                      "where owner_id = %s and connector_instance_id = %s and not exists ("
+                      "select from connection_summary.connections as o "
+                      "where o.owner_id = %s and o.connector_instance_id = %s)",
+                      (value, owner, cid, value, cid), f"connections:{cid}")
         return Op(f"update connection_summary.connections set {column} = %s "
                   "where connector_instance_id = %s", (value, cid), f"connections:{cid}")
     if kind == "connection_delete":
@@ -133,7 +140,7 @@ def ops(draw: st.DrawFn) -> Op:
         count = draw(st.sampled_from((None, 0, 5, 9223372036854775807)))
         return Op("insert into connection_summary.retained_size_streams (connector_instance_id, "
                   "stream, owner_id, record_count, dirty) values (%s, %s, %s, %s, %s) "
-                  "on conflict (connector_instance_id, stream) do update set "
+                  "on conflict (owner_id, connector_instance_id, stream) do update set "
                   "record_count = excluded.record_count, dirty = excluded.dirty, "
                   "owner_id = excluded.owner_id",
                   (cid, draw(st.sampled_from(STREAMS)), owner, count, draw(st.booleans())),
@@ -145,8 +152,9 @@ def ops(draw: st.DrawFn) -> Op:
     if kind == "connection_size":
         return Op("insert into connection_summary.retained_size_connections (connector_instance_id,"
                   " owner_id, current_record_json_bytes, record_history_json_bytes, blob_bytes, "
-                  "dirty) values (%s, %s, %s, 2, 3, %s) on conflict (connector_instance_id) do "
-                  "update set current_record_json_bytes = excluded.current_record_json_bytes, "
+                  "dirty) values (%s, %s, %s, 2, 3, %s) "
+                  "on conflict (owner_id, connector_instance_id) do update set "
+                  "current_record_json_bytes = excluded.current_record_json_bytes, "
                   "dirty = excluded.dirty, owner_id = excluded.owner_id",
                   (cid, owner, draw(st.sampled_from((None, 1, 100))), draw(st.booleans())),
                   f"sizes:{cid}")
@@ -154,7 +162,7 @@ def ops(draw: st.DrawFn) -> Op:
         return Op("insert into connection_summary.schedules (connector_instance_id, owner_id, "
                   "enabled, interval_seconds, next_due_at, last_successful_at, "
                   "consecutive_failures, backoff_next_run_at) values (%s, %s, %s, 3600, %s, %s, "
-                  "%s, %s) on conflict (connector_instance_id) do update set "
+                  "%s, %s) on conflict (owner_id, connector_instance_id) do update set "
                   "enabled = excluded.enabled, backoff_next_run_at = excluded.backoff_next_run_at,"
                   " owner_id = excluded.owner_id",
                   (cid, owner, draw(st.booleans()), at(draw(minutes)),
@@ -169,7 +177,7 @@ def ops(draw: st.DrawFn) -> Op:
         return Op("insert into connection_summary.attention_records (attention_id, owner_id, "
                   "connector_instance_id, lifecycle, reason_code, response_required, "
                   "owner_action, expires_at, created_at) values (%s, %s, %s, %s, 'why', %s, %s, "
-                  "%s, %s) on conflict (attention_id) do nothing",
+                  "%s, %s) on conflict (owner_id, attention_id) do nothing",
                   (f"at-{number}", owner, cid,
                    draw(st.sampled_from(("open", "acknowledged", "resolved"))),
                    draw(st.booleans()), draw(st.sampled_from((None, "reauth"))),
@@ -183,7 +191,7 @@ def ops(draw: st.DrawFn) -> Op:
     if kind == "gap":
         return Op("insert into connection_summary.detail_gaps (gap_id, owner_id, "
                   "connector_instance_id, status) values (%s, %s, %s, %s) "
-                  "on conflict (gap_id) do update set status = excluded.status",
+                  "on conflict (owner_id, gap_id) do update set status = excluded.status",
                   (f"g-{number}", owner, cid,
                    draw(st.sampled_from(("pending", "recovered", "terminal")))), f"gaps:{number}")
     if kind == "gap_delete":
@@ -192,7 +200,7 @@ def ops(draw: st.DrawFn) -> Op:
     if kind == "lease":
         return Op("insert into connection_summary.browser_surface_leases (lease_id, owner_id, "
                   "profile_key, status, requested_at) values (%s, %s, %s, %s, %s) "
-                  "on conflict (lease_id) do nothing",
+                  "on conflict (owner_id, lease_id) do nothing",
                   (f"l-{number}", owner, draw(profile_key(cid)),
                    draw(st.sampled_from(("leased", "leased", "released", "surface_failed"))),
                    at(draw(minutes))), f"leases:{number}")
@@ -508,10 +516,11 @@ def test_writers_of_every_table_in_opposite_orders_never_deadlock(db: str) -> No
                          "owner_id, connector_id, status) values (%s, 'A', 'mail', 'active')",
                          (cid,))
     schedule = ("insert into connection_summary.schedules (connector_instance_id, owner_id) "
-                "values (%s, 'A') on conflict (connector_instance_id) do update "
+                "values (%s, 'A') on conflict (owner_id, connector_instance_id) do update "
                 "set consecutive_failures = schedules.consecutive_failures + 1")
     size = ("insert into connection_summary.retained_size_connections (connector_instance_id, "
-            "owner_id, blob_bytes) values (%s, 'A', 1) on conflict (connector_instance_id) do "
+            "owner_id, blob_bytes) values (%s, 'A', 1) "
+            "on conflict (owner_id, connector_instance_id) do "
             "update set blob_bytes = retained_size_connections.blob_bytes + 1")
     for _ in range(20):
         errors = _run_concurrently(db, [

@@ -43,6 +43,9 @@ from .schema_diff import schema_diff
 
 ROOT = Path(__file__).resolve().parent.parent
 SPINE_INDEX = "spine_events_source_run_idx"
+# The index the interrupted-build tests break: built CONCURRENTLY by 0009 (spine_events is
+# partitioned since 0011, and a partitioned index cannot be built CONCURRENTLY).
+REBUILT_INDEX = "run_evidence_latest_by_claim_idx"
 LEDGER_COUNTS = "select version, count(*) from connection_summary.schema_migrations group by 1"
 
 NewDb = Callable[[], str]
@@ -316,22 +319,22 @@ def test_migration_lock_wait_is_bounded(empty_db: str) -> None:
 
 def test_invalid_index_leftover_is_rebuilt(empty_db: str) -> None:
     migrations.migrate(empty_db)
-    before = index_state(empty_db, SPINE_INDEX)
+    before = index_state(empty_db, REBUILT_INDEX)
     assert before is not None
     assert before[1] is True
     # What an interrupted CREATE INDEX CONCURRENTLY leaves: the index exists but
     # is INVALID, and the migration was never recorded.
     execute(empty_db, f"""
         update pg_index set indisvalid = false
-        where indexrelid = 'connection_summary.{SPINE_INDEX}'::regclass;
-        delete from connection_summary.schema_migrations where version = 2;""")
-    assert index_state(empty_db, SPINE_INDEX) == (before[0], False)
+        where indexrelid = 'connection_summary.{REBUILT_INDEX}'::regclass;
+        delete from connection_summary.schema_migrations where version = 9;""")
+    assert index_state(empty_db, REBUILT_INDEX) == (before[0], False)
 
     report = migrations.migrate(empty_db)
 
-    assert report.rebuilt_indexes == [SPINE_INDEX]
-    assert report.applied == ["0002_spine_source_run_index.sql"]
-    after = index_state(empty_db, SPINE_INDEX)
+    assert report.rebuilt_indexes == [REBUILT_INDEX]
+    assert report.applied == ["0009_claim_index_order.sql"]
+    after = index_state(empty_db, REBUILT_INDEX)
     assert after is not None
     assert after[1] is True
     assert after[0] != before[0], "the INVALID index was kept instead of rebuilt"
@@ -342,23 +345,24 @@ def test_really_interrupted_concurrent_build_is_rebuilt(empty_db: str) -> None:
     """A real interruption: lock_timeout fires while the build waits for a writer."""
     migrations.migrate(empty_db)
     execute(empty_db, f"""
-        drop index connection_summary.{SPINE_INDEX};
-        delete from connection_summary.schema_migrations where version = 2;""")
-    with psycopg.connect(empty_db) as writer:  # an open transaction that wrote spine_events
+        drop index connection_summary.{REBUILT_INDEX};
+        delete from connection_summary.schema_migrations where version = 9;""")
+    with psycopg.connect(empty_db) as writer:  # an open transaction that wrote run_evidence
+        writer.execute("set constraints connection_summary.run_maintenance_on_commit immediate")
         writer.execute("""insert into connection_summary.spine_events
             (owner_id, event_type, source_kind, source_id, run_id, occurred_at)
             values ('o', 'run.started', 'connector', 'c', 'r', now())""")
         with pytest.raises(MigrationLockTimeout):
             migrations.migrate(empty_db, lock_timeout="500ms")
         writer.rollback()
-    state = index_state(empty_db, SPINE_INDEX)
+    state = index_state(empty_db, REBUILT_INDEX)
     assert state is not None
     assert state[1] is False, "expected an INVALID leftover"
 
     report = migrations.migrate(empty_db)
 
-    assert report.rebuilt_indexes == [SPINE_INDEX]
-    state = index_state(empty_db, SPINE_INDEX)
+    assert report.rebuilt_indexes == [REBUILT_INDEX]
+    state = index_state(empty_db, REBUILT_INDEX)
     assert state is not None
     assert state[1] is True
 
@@ -531,6 +535,8 @@ def test_psql_script_racing_a_cli_migrate_does_not_deadlock(
     assert invalid_indexes(raced) == []
     counts = {int(str(v)): int(str(n)) for v, n in execute(raced, LEDGER_COUNTS)}
     assert counts == {m.version: 1 for m in migrations.migration_files()}
+    # The same events: 0011 keeps them in a partition, part of the schema.
+    _seed_first_migration(reference)
     migrations.migrate(reference)
     diff = schema_diff(reference, raced)
     assert diff.empty, str(diff)
@@ -606,30 +612,30 @@ def test_psql_script_drops_routines_the_files_no_longer_define(
 
 
 def test_psql_script_rebuilds_an_invalid_index(empty_db: str) -> None:
-    """The INVALID leftover of 0002, pending or recorded, is dropped and built again."""
+    """The INVALID leftover of 0009, pending or recorded, is dropped and built again."""
     migrations.migrate(empty_db)
     for forget_the_migration in (True, False):
-        before = index_state(empty_db, SPINE_INDEX)
+        before = index_state(empty_db, REBUILT_INDEX)
         assert before is not None
         execute(empty_db, f"""update pg_index set indisvalid = false
-            where indexrelid = 'connection_summary.{SPINE_INDEX}'::regclass""")
+            where indexrelid = 'connection_summary.{REBUILT_INDEX}'::regclass""")
         if forget_the_migration:
             execute(empty_db, "delete from connection_summary.schema_migrations "
-                              "where version = 2")
+                              "where version = 9")
         script = migrations.pending_sql(empty_db)
-        assert "0002_spine_source_run_index.sql" in script
+        assert "0009_claim_index_order.sql" in script
 
         proc = run_psql(empty_db, script)
 
         assert proc.returncode == 0, proc.stderr
-        assert "rebuilding the INVALID index(es) of 0002_spine_source_run_index.sql" in \
+        assert "rebuilding the INVALID index(es) of 0009_claim_index_order.sql" in \
             proc.stdout, proc.stdout
-        after = index_state(empty_db, SPINE_INDEX)
+        after = index_state(empty_db, REBUILT_INDEX)
         assert after is not None
         assert after[1] is True
         assert after[0] != before[0], "the INVALID index was kept instead of rebuilt"
         assert migrations.migration_status(empty_db).up_to_date
-        assert execute(empty_db, LEDGER_COUNTS + " having version = 2") == [(2, 1)]
+        assert execute(empty_db, LEDGER_COUNTS + " having version = 9") == [(9, 1)]
 
 
 def test_status_check_reports_an_invalid_index(
@@ -639,18 +645,18 @@ def test_status_check_reports_an_invalid_index(
     it; an INVALID index no migration builds is an error migrate will not guess about."""
     migrations.migrate(empty_db)
     execute(empty_db, f"""update pg_index set indisvalid = false
-        where indexrelid = 'connection_summary.{SPINE_INDEX}'::regclass""")
+        where indexrelid = 'connection_summary.{REBUILT_INDEX}'::regclass""")
 
     assert cli.main(["status", "--check", "--dsn", empty_db]) == SchemaTooOld.exit_code
     out, err = capsys.readouterr()
-    assert f"INVALID index: {SPINE_INDEX} (0002_spine_source_run_index.sql)" in out
+    assert f"INVALID index: {REBUILT_INDEX} (0009_claim_index_order.sql)" in out
     assert "up to date: no" in out
-    assert (f"error: index connection_summary.{SPINE_INDEX} is INVALID: a build by "
-            "0002_spine_source_run_index.sql was interrupted") in err, err
+    assert (f"error: index connection_summary.{REBUILT_INDEX} is INVALID: a build by "
+            "0009_claim_index_order.sql was interrupted") in err, err
     assert "run `connection-summary migrate` to rebuild it" in err
     assert cli.main(["migrate", "--dsn", empty_db]) == 0
     out, _ = capsys.readouterr()
-    assert f"rebuilt invalid index {SPINE_INDEX}" in out, out
+    assert f"rebuilt invalid index {REBUILT_INDEX}" in out, out
     assert "database is up to date" not in out
     assert invalid_indexes(empty_db) == []
     assert cli.main(["status", "--check", "--dsn", empty_db]) == 0
@@ -803,3 +809,43 @@ def test_migration_header_states_its_lock_impact(migration: migrations.SqlFile) 
     if not migration.transactional:
         assert "-- migrate: no-transaction" in header, "the marker belongs in the header"
         assert "$$" not in migration.text
+
+
+def test_partitioning_keeps_the_events_their_ids_and_privileges(empty_db: str) -> None:
+    """0010/0011 on a table with events: attached as period 0 (no copy), ids continue,
+    privileges move to the parent, the partition itself is reachable by no one."""
+    _seed_first_migration(empty_db)  # 20,000 events, unpartitioned, as 0001 left them
+    role = f"cs_app_{os.getpid()}"
+    execute(empty_db, f"create role {role}; grant usage on schema connection_summary to {role}; "
+                      f"grant select, insert (owner_id) on connection_summary.spine_events "
+                      f"to {role}")
+    try:
+        migrations.migrate(empty_db)
+        assert execute(empty_db, "select tableoid::regclass::text, count(*), max(event_seq) "
+                                 "from connection_summary.spine_events group by 1") == [
+            ("connection_summary.spine_events_p0", 20000, 20000)]
+        assert execute(empty_db, "select count(*) from connection_summary.run_evidence") == [
+            (20000,)], "the routines did not fold the old events"
+        execute(empty_db, "insert into connection_summary.spine_events (owner_id, event_type, "
+                          "source_kind, source_id, run_id, occurred_at) "
+                          "values ('o1', 'run.started', 'connector', 'c1', 'new', now())")
+        assert execute(empty_db, "select event_seq from connection_summary.spine_events "
+                                 "where run_id = 'new'") == [(20001,)]
+        assert execute(empty_db, "select count(*) from connection_summary.run_evidence "
+                                 "where run_id = 'new'") == [(1,)]
+        assert execute(empty_db, f"""select
+            has_table_privilege('{role}', 'connection_summary.spine_events', 'select'),
+            has_column_privilege('{role}', 'connection_summary.spine_events', 'owner_id',
+                                 'insert'),
+            has_table_privilege('{role}', 'connection_summary.spine_events_p0', 'select'),
+            has_column_privilege('connection_summary_writer',
+                                 'connection_summary.spine_events', 'run_id', 'insert'),
+            has_any_column_privilege('connection_summary_writer',
+                                     'connection_summary.spine_events_p0', 'insert')""") == [
+            (True, True, False, True, False)]
+        assert execute(empty_db, "select count(*) from pg_constraint where conname = "
+                                 "'spine_events_first_period'") == [(0,)]
+    finally:
+        execute(empty_db, f"revoke all on all tables in schema connection_summary from {role}; "
+                          f"revoke all on schema connection_summary from {role}; "
+                          f"drop role {role}")

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -343,6 +344,15 @@ def nested_plans(conninfo: str, query: str, params: dict[str, Any]) -> list[dict
     return plans
 
 
+_SPINE_PARTITION = re.compile(r"^spine_events_p\d+$")
+
+
+def _table_of(relation: str) -> str:
+    """A partition of spine_events counts as spine_events (its parent, which plans name
+    only through its partitions)."""
+    return "spine_events" if _SPINE_PARTITION.match(relation) else relation
+
+
 def scan_nodes(plans: list[dict[str, Any]]) -> list[ScanNode]:
     found: list[ScanNode] = []
 
@@ -356,7 +366,7 @@ def scan_nodes(plans: list[dict[str, Any]]) -> list[ScanNode]:
                 index = ",".join(str(c.get("Index Name")) for c in children) or None
             found.append(ScanNode(
                 statement=statement, node_type=str(node["Node Type"]),
-                relation=str(node["Relation Name"]), index=index, condition=condition,
+                relation=_table_of(str(node["Relation Name"])), index=index, condition=condition,
                 actual_rows=node.get("Actual Rows"), actual_loops=node.get("Actual Loops"),
                 rows_removed=float(node.get("Rows Removed by Filter", 0))
                 + float(node.get("Rows Removed by Index Recheck", 0))))

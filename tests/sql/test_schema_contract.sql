@@ -146,16 +146,17 @@ $$, 'every NOT NULL column beyond the contract has a default');
 -- Primary and foreign keys (10 + 1) -------------------------------------------------------------
 select col_is_pk('connection_summary', t, k, format('%s primary key is (%s)', t, array_to_string(k, ', ')))
 from (values
+    -- Owner-keyed: every owner-scoped key starts with owner_id (docs/scale-out.md).
     ('connectors'::name, array['connector_id']::name []),
-    ('connections', array['connector_instance_id']),
-    ('spine_events', array['event_seq']),
-    ('active_runs', array['run_id']),
-    ('retained_size_streams', array['connector_instance_id', 'stream']),
-    ('retained_size_connections', array['connector_instance_id']),
-    ('schedules', array['connector_instance_id']),
-    ('detail_gaps', array['gap_id']),
-    ('attention_records', array['attention_id']),
-    ('browser_surface_leases', array['lease_id'])
+    ('connections', array['owner_id', 'connector_instance_id']),
+    ('spine_events', array['owner_id', 'event_seq']),
+    ('active_runs', array['owner_id', 'run_id']),
+    ('retained_size_streams', array['owner_id', 'connector_instance_id', 'stream']),
+    ('retained_size_connections', array['owner_id', 'connector_instance_id']),
+    ('schedules', array['owner_id', 'connector_instance_id']),
+    ('detail_gaps', array['owner_id', 'gap_id']),
+    ('attention_records', array['owner_id', 'attention_id']),
+    ('browser_surface_leases', array['owner_id', 'lease_id'])
 ) as pk (t, k);
 
 select fk_ok('connection_summary', 'connections', 'connector_id',
@@ -169,11 +170,13 @@ from (values
         array['source_kind', 'source_id', 'run_id', 'occurred_at']::name []),
     ('connections', 'connections_owner_order_idx',
         array['owner_id', 'connector_id', 'created_at', 'connector_instance_id']),
-    ('active_runs', 'active_runs_owner_idx', array['owner_id', 'run_id']),
-    ('retained_size_streams', 'retained_size_streams_owner_idx', array['owner_id', 'connector_instance_id']),
-    ('retained_size_connections', 'retained_size_connections_owner_idx',
+    -- An owner's rows by their owner-keyed primary keys.
+    ('active_runs', 'active_runs_pkey', array['owner_id', 'run_id']),
+    ('retained_size_streams', 'retained_size_streams_pkey',
+        array['owner_id', 'connector_instance_id', 'stream']),
+    ('retained_size_connections', 'retained_size_connections_pkey',
         array['owner_id', 'connector_instance_id']),
-    ('schedules', 'schedules_owner_idx', array['owner_id', 'connector_instance_id']),
+    ('schedules', 'schedules_pkey', array['owner_id', 'connector_instance_id']),
     ('detail_gaps', 'detail_gaps_owner_idx', array['owner_id', 'connector_instance_id']),
     ('attention_records', 'attention_records_owner_idx', array['owner_id', 'connector_instance_id']),
     ('browser_surface_leases', 'browser_surface_leases_owner_idx',
@@ -183,7 +186,7 @@ from (values
 -- The required spine index: column order, DESC and the partial predicate, exactly.
 select is(
     pg_get_indexdef('connection_summary.spine_events_source_run_idx'::regclass),
-    'CREATE INDEX spine_events_source_run_idx ON connection_summary.spine_events USING btree '
+    'CREATE INDEX spine_events_source_run_idx ON ONLY connection_summary.spine_events USING btree '
     || '(source_kind, source_id, run_id, occurred_at DESC) WHERE (run_id IS NOT NULL)',
     'spine_events_source_run_idx is (source_kind, source_id, run_id, occurred_at DESC) WHERE run_id IS NOT NULL'
 );
