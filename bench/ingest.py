@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import random
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -40,6 +39,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from bench import report
 from connection_summary import migrate
 from connection_summary.localpg import start_local_server
 
@@ -339,13 +339,7 @@ per statement grows with the number of distinct runs one statement touches
 
 
 def write_docs(section: str, path: Path = DOCS) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Ingest\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
+    report.write_section("Ingest", section, path)
 
 
 def main(argv: list[str] | None = None) -> int:

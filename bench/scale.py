@@ -56,7 +56,6 @@ import json
 import os
 import platform
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -77,7 +76,7 @@ import psycopg.rows
 from psycopg import sql
 
 from bench import generate as gen
-from bench import ingest
+from bench import ingest, report
 from bench.suite import (
     Reader,
     alternate,
@@ -812,17 +811,7 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def missing_keys(res: dict[str, Any]) -> list[str]:
-    missing = []
-    for dotted in REQUIRED_KEYS:
-        node: Any = res
-        for part in dotted.split("."):
-            if isinstance(node, list):
-                node = node[0] if node else None
-            if not isinstance(node, dict) or part not in node:
-                missing.append(dotted)
-                break
-            node = node[part]
-    return missing
+    return report.missing_keys(res, REQUIRED_KEYS)
 
 
 def _ms(value: float) -> str:
@@ -1045,13 +1034,7 @@ def wrap(line: str, width: int = 90) -> str:
 
 
 def write_docs(section: str, path: Path = DOCS) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^## {re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
+    report.write_section(SECTION, section, path)
 
 
 # --- the run --------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ import psycopg.rows
 from psycopg import sql
 
 from bench import generate as gen
+from bench import report
 from bench.overview import FAN_OUT_QUERIES
 from connection_summary import migrate
 from connection_summary.localpg import start_local_server
@@ -1071,27 +1072,11 @@ def hot_path(plan: str, share: float = 0.1) -> list[str]:
 
 
 def write_docs(section: str, path: Path = DOCS) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^## {SECTION}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
+    report.write_section(SECTION, section, path)
 
 
 def missing_keys(res: dict[str, Any]) -> list[str]:
-    missing = []
-    for dotted in REQUIRED_KEYS:
-        node: Any = res
-        for part in dotted.split("."):
-            if isinstance(node, list):
-                node = node[0] if node else None
-            if not isinstance(node, dict) or part not in node:
-                missing.append(dotted)
-                break
-            node = node[part]
-    return missing
+    return report.missing_keys(res, REQUIRED_KEYS)
 
 
 # --- the run --------------------------------------------------------------------------------

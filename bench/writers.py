@@ -42,7 +42,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import sys
 import threading
 import time
@@ -55,6 +54,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, sql
 
+from bench import report
 from bench.ingest import cpu_model
 from connection_summary import migrate
 from connection_summary.localpg import database_url
@@ -402,13 +402,7 @@ every scenario alike.
 
 
 def write_docs(section: str, path: Path = DOCS) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Writers\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
+    report.write_section("Writers", section, path)
 
 
 def main(argv: list[str] | None = None) -> int:
