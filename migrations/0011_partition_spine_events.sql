@@ -142,46 +142,36 @@ begin
         for values from (minvalue) to (17592186044416);
         alter table connection_summary.spine_events_p0
         drop constraint spine_events_first_period;
+        -- The old table's privileges, table-wide and per column, granted on
+        -- the parent and revoked on the partition: it is reached through the
+        -- parent only, like every partition (a direct write would skip the
+        -- parent's statement triggers). Revoking a table privilege revokes it
+        -- on every column too.
         for v_grant in
-            select format(
-                'grant %s on connection_summary.spine_events to %s',
-                a.privilege_type, a.grantee::regrole
+            with acl as (
+                select a.grantee, a.privilege_type, null::name as column_name
+                from pg_class as c
+                cross join lateral aclexplode(c.relacl) as a
+                where c.oid = 'connection_summary.spine_events_p0'::regclass
+                    and a.grantee <> c.relowner and a.grantee <> 0
+                union all
+                select a.grantee, a.privilege_type, t.attname
+                from pg_attribute as t
+                cross join lateral aclexplode(t.attacl) as a
+                where t.attrelid = 'connection_summary.spine_events_p0'::regclass
+                    and a.grantee <> 0
             )
-            from pg_class as c
-            cross join lateral aclexplode(c.relacl) as a
-            where c.oid = 'connection_summary.spine_events_p0'::regclass
-                and a.grantee <> c.relowner and a.grantee <> 0
+
+            select format(
+                'grant %s%s on connection_summary.spine_events to %s', acl.privilege_type,
+                ' (' || quote_ident(acl.column_name) || ')', acl.grantee::regrole
+            )
+            from acl
             union all
-            select format(
-                'grant %s (%I) on connection_summary.spine_events to %s',
-                a.privilege_type, t.attname, a.grantee::regrole
-            )
-            from pg_attribute as t
-            cross join lateral aclexplode(t.attacl) as a
-            where t.attrelid = 'connection_summary.spine_events_p0'::regclass
-                and a.grantee <> 0
-        loop
-            execute v_grant;
-        end loop;
-        -- Reached through the parent only, like every partition (a direct
-        -- write would skip the parent's statement triggers). Revoking a
-        -- table privilege revokes it on every column too.
-        for v_grant in
             select distinct format(
-                'revoke all on connection_summary.spine_events_p0 from %s', a.grantee::regrole
+                'revoke all on connection_summary.spine_events_p0 from %s', acl.grantee::regrole
             )
-            from pg_class as c
-            cross join lateral aclexplode(c.relacl) as a
-            where c.oid = 'connection_summary.spine_events_p0'::regclass
-                and a.grantee <> c.relowner and a.grantee <> 0
-            union
-            select format(
-                'revoke all on connection_summary.spine_events_p0 from %s', a.grantee::regrole
-            )
-            from pg_attribute as t
-            cross join lateral aclexplode(t.attacl) as a
-            where t.attrelid = 'connection_summary.spine_events_p0'::regclass
-                and a.grantee <> 0
+            from acl
         loop
             execute v_grant;
         end loop;
