@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ import psycopg
 import pytest
 
 from .conftest import Server, create_database, drop_database
+from .test_run_evidence_plans import collect_plans
 
 # Tables without owner_id: the shared catalog and the package's global state.
 SHARED = {
@@ -131,21 +131,6 @@ def world(server: Server, template_db: str) -> Iterator[str]:
         drop_database(server, name)
 
 
-def nested_plans(conninfo: str, statement: str) -> list[dict[str, Any]]:
-    """Every plan auto_explain logs while `statement` runs and commits, nested ones too."""
-    notices: list[str] = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
-        for setting in ("load 'auto_explain'", "set auto_explain.log_min_duration = 0",
-                        "set auto_explain.log_nested_statements = on",
-                        "set auto_explain.log_format = 'json'",
-                        "set auto_explain.log_level = 'notice'",
-                        "set client_min_messages = 'notice'"):
-            conn.execute(setting)
-        conn.execute(statement.encode())
-    return [json.loads(m[m.find("{"):]) for m in notices if "{" in m]
-
-
 def owner_scoped_tables(conninfo: str) -> dict[str, str]:
     """Relation name (partitions too) -> its owner-scoped table."""
     with psycopg.connect(conninfo) as conn:
@@ -194,7 +179,8 @@ READS = [
     "p_now => cs_test.now())",
 ]
 
-# Each one commits on its own: the commit-time maintenance runs after it.
+# Each one in its own transaction, its maintenance run at the statement's end
+# (collect_plans sets the commit trigger IMMEDIATE), then committed.
 WRITES = [
     "insert into connection_summary.connections (owner_id, connector_instance_id, connector_id, "
     "status) values ('w', 'n1', 'mail', 'active')",
@@ -232,7 +218,7 @@ WRITES = [
 @pytest.mark.parametrize("statement", READS + WRITES)
 def test_every_table_access_filters_by_owner(world: str, statement: str) -> None:
     tables = owner_scoped_tables(world)
-    plans = nested_plans(world, statement)
+    plans = collect_plans(world, [(statement, ())])
     assert len(plans) > 1, "auto_explain logged no nested statement"
     scans = unfiltered_scans(plans, tables)
     assert not scans, "\n".join(scans)
@@ -240,6 +226,6 @@ def test_every_table_access_filters_by_owner(world: str, statement: str) -> None
 
 def test_the_plan_check_sees_a_scan_across_owners(world: str) -> None:
     """A statement that reads every owner's connections of a connector is reported."""
-    plans = nested_plans(world, "select count(*) from connection_summary.connections "
-                                "where connector_id = 'mail'")
+    plans = collect_plans(world, [("select count(*) from connection_summary.connections "
+                                   "where connector_id = 'mail'", ())])
     assert unfiltered_scans(plans, owner_scoped_tables(world)) != []
