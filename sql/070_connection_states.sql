@@ -210,3 +210,21 @@ comment on column connection_summary.connection_state_queue.key is
 
 comment on column connection_summary.connection_state_queue.starts_maintenance is
 'Marks the row whose commit trigger runs the maintenance once for the transaction.';
+
+-- One row per owner that every commit-time refresh of the owner's
+-- connection_states rows rewrites (migrations/0014): under REPEATABLE READ two
+-- refreshes of one owner at once conflict (40001) instead of each storing rows
+-- without the other's change.
+create table connection_summary.connection_state_refreshes (
+    owner_id text primary key,
+    refreshed_at timestamptz not null
+);
+
+comment on table connection_summary.connection_state_refreshes is
+'One row per owner, rewritten by every commit that refreshes the owner''s connection_states rows: under REPEATABLE READ two such commits at once conflict (40001) instead of each storing rows without the other''s change.';
+
+comment on column connection_summary.connection_state_refreshes.owner_id is
+'The owner whose connection_states rows were refreshed.';
+
+comment on column connection_summary.connection_state_refreshes.refreshed_at is
+'When the last transaction to refresh them started (now()).';

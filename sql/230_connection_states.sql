@@ -19,8 +19,11 @@
 --   2. per owner: every recomputation of an owner's rows is serialized, so
 --      the last one reads everything the others committed (READ COMMITTED:
 --      each statement after the lock takes a fresh snapshot). Under
---      REPEATABLE READ a row recomputed by a concurrent commit raises a
---      serialization failure (40001, retry): rows are always rewritten.
+--      REPEATABLE READ the snapshot predates the lock, so every refresh also
+--      rewrites its owner's row of connection_state_refreshes: of two
+--      refreshes of one owner at once, the later raises a serialization
+--      failure (40001, retry) even when they write no row in common (one
+--      adds a run's events, the other the connection that reads them).
 -- No lock is wider than one owner, except the catalog change's.
 
 -- Everything of a connection's summary that does not depend on the read
@@ -253,10 +256,15 @@ begin
         return;
     end if;
 
-    -- 2. Owner locks, in hash order.
+    -- 2. Owner locks, in hash order; then each owner's refresh row rewritten
+    -- (see the top of this file).
     perform pg_advisory_xact_lock(1668181871, hashtext(o.owner_id))
     from (select distinct e ->> 1 as owner_id from jsonb_array_elements(v_entries) as e) as o
     order by hashtext(o.owner_id);
+    insert into connection_summary.connection_state_refreshes as r (owner_id, refreshed_at)
+    select distinct e ->> 1, now()
+    from jsonb_array_elements(v_entries) as e
+    on conflict (owner_id) do update set refreshed_at = excluded.refreshed_at;
 
     if v_whole then
         -- 3. The connections concerned, recomputed: upserted from the live

@@ -505,6 +505,35 @@ def test_catalog_edit_racing_connections_reaches_every_row(db: str) -> None:
                 "where streams <> array[%s]", (f"s{round_number}",)).fetchone() == (0,)
 
 
+def test_repeatable_read_refreshes_of_one_owner_conflict(db: str) -> None:
+    """Under REPEATABLE READ a transaction creates an owner's first connection of a
+    connector while another commits a run of that connector: the two refreshes write no
+    stored row in common, and the first, reading its older snapshot, would store the
+    connection without the run. It must fail with 40001 instead, and its retry store
+    the run as the connection's latest."""
+    create = ("insert into connection_summary.connections (connector_instance_id, owner_id, "
+              "connector_id, status) values ('c1', 'A', 'mail', 'active')")
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("insert into connection_summary.connectors (connector_id) values ('mail')")
+        with psycopg.connect(db) as creator:
+            creator.execute("set transaction isolation level repeatable read")
+            creator.execute("select 1")  # the snapshot, before the run commits
+            creator.execute(create.encode())
+            conn.execute("insert into connection_summary.spine_events (owner_id, event_type, "
+                         "status, source_kind, source_id, run_id, occurred_at) values "
+                         "('A', 'run.completed', 'succeeded', 'connector', 'mail', 'r1', now())")
+            with pytest.raises(psycopg.errors.SerializationFailure):
+                creator.commit()
+            creator.rollback()
+            creator.execute("set transaction isolation level repeatable read")
+            creator.execute(create.encode())
+            creator.commit()
+        assert divergence(conn) == []
+        assert conn.execute("select latest_run_id from connection_summary.connection_states "
+                            "where owner_id = 'A' and connector_instance_id = 'c1'"
+                            ).fetchone() == ("r1",)
+
+
 def test_writers_of_every_table_in_opposite_orders_never_deadlock(db: str) -> None:
     """Two transactions write one owner's schedules and sizes for two connections in
     opposite orders (different rows, so the tables alone never make them wait): the
