@@ -261,7 +261,7 @@ begin
     perform pg_advisory_xact_lock(1668181871, hashtext(o.owner_id))
     from (select distinct e ->> 1 as owner_id from jsonb_array_elements(v_entries) as e) as o
     order by hashtext(o.owner_id);
-    insert into connection_summary.connection_state_refreshes as r (owner_id, refreshed_at)
+    insert into connection_summary.connection_state_refreshes (owner_id, refreshed_at)
     select distinct e ->> 1, now()
     from jsonb_array_elements(v_entries) as e
     on conflict (owner_id) do update set refreshed_at = excluded.refreshed_at;
