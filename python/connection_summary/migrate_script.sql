@@ -1,5 +1,6 @@
 -- The psql script `connection-summary migrate --sql` prints: str.format
 -- templates that migrations.pending_sql fills in (doubled braces are literal).
+-- migrate() runs migration_lock too: one way to take the lock, whichever tool migrates.
 
 -- name: script_head
 -- connection-summary: the pending migrations, printed by `migrate --sql`.
@@ -28,49 +29,7 @@
 
 -- ===== the migration lock: one migrator at a time =====
 set connection_summary.lock_wait = :'lock_wait';
-do $lock$
-declare
-    wait interval := current_setting('connection_summary.lock_wait')::interval;
-    deadline timestamptz := clock_timestamp() + wait;
-    pause float8 := 0.02;
-    told boolean := false;
-    holder text;
-begin
-    if transaction_timestamp() <> statement_timestamp() then
-        raise exception 'this script must run outside a transaction block'
-            using hint = 'apply it with psql -X -v ON_ERROR_STOP=1 -f FILE, '
-                'without -1/--single-transaction';
-    end if;
-    -- Polled, never waited for inside one statement: a waiting statement holds a
-    -- snapshot, and the holder's CREATE INDEX CONCURRENTLY waits for every older
-    -- snapshot, so the two would deadlock. Each attempt and each pause ends its
-    -- transaction, and with it its snapshot.
-    while not pg_try_advisory_lock({key}) loop
-        select string_agg(l.pid::text, ', ') into holder
-        from pg_locks as l
-        where l.locktype = 'advisory' and l.classid = {classid} and l.objid = {objid}
-            and l.objsubid = 1 and l.granted;
-        if clock_timestamp() >= deadline then
-            raise exception 'another migration has held the migration lock '
-                '(pg_advisory_lock({key}), pid %) for longer than %',
-                coalesce(holder, '?'), wait
-                using errcode = 'lock_not_available',
-                hint = 'let it finish, then run this script again: it skips whatever '
-                    'the other migration applied (psql -v lock_wait=10min waits longer)';
-        end if;
-        if not told then
-            raise notice 'waiting at most % for the migration lock, held by pid % '
-                '(another migration is running)', wait, coalesce(holder, '?');
-            told := true;
-        end if;
-        commit;
-        perform pg_sleep(pause);
-        commit;
-        pause := least(pause * 1.5, 0.5);
-    end loop;
-end
-$lock$;
-set lock_timeout = :'lock_timeout';
+{migration_lock}set lock_timeout = :'lock_timeout';
 
 -- ===== the ledger (created by every migrate; safe to run again), checked as migrate does =====
 set client_min_messages = warning;
@@ -103,11 +62,55 @@ begin
 end
 $check$;
 
+-- name: migration_lock
+do $lock$
+declare
+    wait interval := current_setting('connection_summary.lock_wait')::interval;
+    deadline timestamptz := clock_timestamp() + wait;
+    pause float8 := 0.02;
+    told boolean := false;
+    holder text;
+begin
+    if transaction_timestamp() <> statement_timestamp() then
+        raise exception 'this script must run outside a transaction block'
+            using hint = 'apply it with psql -X -v ON_ERROR_STOP=1 -f FILE, '
+                'without -1/--single-transaction';
+    end if;
+    -- Polled, never waited for inside one statement: a waiting statement holds a
+    -- snapshot, and the holder's CREATE INDEX CONCURRENTLY waits for every older
+    -- snapshot, so the two would deadlock. Each attempt and each pause ends its
+    -- transaction, and with it its snapshot.
+    while not pg_try_advisory_lock({key}) loop
+        select string_agg(l.pid::text, ', ') into holder
+        from pg_locks as l
+        where l.locktype = 'advisory' and (l.classid::bigint << 32 | l.objid::bigint) = {key}
+            and l.objsubid = 1 and l.granted;
+        if clock_timestamp() >= deadline then
+            raise exception 'another migration has held the migration lock '
+                '(pg_advisory_lock({key}), pid %) for longer than %',
+                coalesce(holder, '?'), wait
+                using errcode = 'lock_not_available',
+                hint = 'let it finish, then run this script again: it skips whatever '
+                    'the other migration applied (psql -v lock_wait=10min waits longer)';
+        end if;
+        if not told then
+            raise notice 'waiting at most % for the migration lock, held by pid % '
+                '(another migration is running)', wait, coalesce(holder, '?');
+            told := true;
+        end if;
+        commit;
+        perform pg_sleep(pause);
+        commit;
+        pause := least(pause * 1.5, 0.5);
+    end loop;
+end
+$lock$;
+
 -- name: script_routines_check
     -- Routines another release recorded since the script was printed: never
     -- replace them with this script's older ones.
     if coalesce((select r.checksum from connection_summary.schema_routines as r), '')
-        not in ({expected}) then
+        not in ({recorded}, '{checksum}') then
         raise exception 'the routines of the database changed since this script was printed'
             using hint = 'print the script again (connection-summary migrate --sql)';
     end if;

@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import logging
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,8 @@ QUERIES: Final = {**_named_sections("queries.sql"), **_named_sections("migrate_s
 SCHEMA = "connection_summary"
 # pg_advisory_lock key for "a migration is running": stable, package-specific.
 MIGRATION_LOCK_KEY = 0x636F6E6E73756D  # "connsum"
+# The DO block polling for it, run by migrate() and written into the psql script.
+_MIGRATION_LOCK: Final = QUERIES["migration_lock"].format(key=MIGRATION_LOCK_KEY)
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _ROUTINE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _NO_TRANSACTION = re.compile(r"^--\s*migrate:\s*no-transaction\s*$", re.MULTILINE)
@@ -165,12 +166,11 @@ class MigrateReport:
 @dataclass(frozen=True)
 class _Plan:
     """What a migration does, in order; `migrate()` runs it, `pending_sql()` prints it."""
-    ledger: Ledger
-    recorded_routines: str | None
     files: list[SqlFile]
-    # Pending migrations, and applied ones an INVALID index of which must be built again.
-    migrations: list[SqlFile]
+    recorded_routines: str | None
     routines: list[SqlFile]
+    applied: list[str]  # the pending migrations' file names
+    steps: list[_Step]
 
     @property
     def routines_changed(self) -> bool:
@@ -237,10 +237,13 @@ def _plan(conn: Conn, root: Path | None) -> _Plan:
     foreign = [i for i in invalid if i.migration is None]
     if foreign:
         raise MigrationError("; ".join(i.advice for i in foreign))
-    rebuild = {i.migration for i in invalid}
-    return _Plan(ledger, recorded_routines, files,
-                 [m for m in files if m.version not in ledger or m.path.name in rebuild],
-                 sql_files(root, routines=True))
+    rebuild, routines = {i.migration for i in invalid}, sql_files(root, routines=True)
+    steps = [_migration_step(m, applied=m.version in ledger) for m in files
+             if m.version not in ledger or m.path.name in rebuild]
+    if recorded_routines != routines_checksum(routines):
+        steps.append(_routines_step(routines))
+    return _Plan(files, recorded_routines, routines,
+                 [m.path.name for m in files if m.version not in ledger], steps)
 
 
 @dataclass(frozen=True)
@@ -269,8 +272,8 @@ def _migration_step(m: SqlFile, *, applied: bool) -> _Step:
                      "builds is INVALID", f"rebuilding the INVALID index(es) of {m.path.name}",
                      f"exists ({invalid})", f"{m.path.name}: its indexes are valid (rebuilt "
                      "meanwhile)", [m.text.rstrip()], False, invalid, m.path.name)
-    ledger_row = ("insert into connection_summary.schema_migrations (version, name, checksum) "
-                  f"values ({m.version}, '{m.name}', '{m.checksum}');")
+    ledger_row = _script_query("ledger_insert", version=m.version, name=m.name,
+                               checksum=m.checksum) + ";"
     return _Step(
         f"migration {m.path.name} " + ("(in its own transaction)" if m.transactional
                                        else "(OUTSIDE a transaction)"),
@@ -324,26 +327,16 @@ def _run(conn: Conn, step: _Step) -> list[str]:
     return rebuilt
 
 
-def _steps(plan: _Plan) -> list[_Step]:
-    return [*(_migration_step(m, applied=m.version in plan.ledger) for m in plan.migrations),
-            *([_routines_step(plan.routines)] if plan.routines_changed else [])]
-
-
 def _acquire_migration_lock(conn: Conn, wait: str) -> None:
-    """Polled: a statement waiting in pg_advisory_lock holds a snapshot, which the
-    holder's CREATE INDEX CONCURRENTLY would wait for -- a deadlock."""
-    row = conn.execute(QUERIES["interval_seconds"], {"interval": wait}).fetchone()
-    deadline, pause = time.monotonic() + float(str(row[0]) if row else 0), 0.02
-    while True:
-        got = conn.execute(QUERIES["try_advisory_lock"], {"key": MIGRATION_LOCK_KEY}).fetchone()
-        if got and got[0]:
-            return
-        if time.monotonic() >= deadline:
-            raise MigrationLockTimeout(
-                f"another process has held the migration lock for longer than {wait}; "
-                "is a migration still running?")
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.5)
+    """Run the psql script's own lock block (migrate_script.sql says why it polls), with
+    this message rather than its psql user's."""
+    conn.execute(QUERIES["set_lock_wait"], {"wait": wait})
+    try:
+        conn.execute(_MIGRATION_LOCK.encode())
+    except psycopg.errors.LockNotAvailable as exc:
+        raise MigrationLockTimeout(
+            f"another process has held the migration lock for longer than {wait}; "
+            "is a migration still running?") from exc
 
 
 def migrate(conninfo: str, *, lock_wait: str = "5min", lock_timeout: str = "30s",
@@ -361,10 +354,9 @@ def migrate(conninfo: str, *, lock_wait: str = "5min", lock_timeout: str = "30s"
                 conn.execute(QUERIES["set_lock_timeout"], {"timeout": lock_timeout})
                 conn.execute(QUERIES["ensure_ledger"])
                 plan = _plan(conn, root)
-                for todo in _steps(plan):
+                for todo in plan.steps:
                     step = todo.doing
                     rebuilt += _run(conn, todo)
-                applied = [m.path.name for m in plan.migrations if m.version not in plan.ledger]
             finally:
                 if not conn.closed and conn.info.transaction_status == 0:
                     conn.execute(QUERIES["advisory_unlock"], {"key": MIGRATION_LOCK_KEY})
@@ -374,7 +366,7 @@ def migrate(conninfo: str, *, lock_wait: str = "5min", lock_timeout: str = "30s"
                 raise mapped from exc
             raise MigrationError(
                 f"migration failed while {step}: {exc.diag.message_primary or exc}") from exc
-    return MigrateReport(applied, plan.routines_changed, rebuilt)
+    return MigrateReport(plan.applied, plan.routines_changed, rebuilt)
 
 
 def bootstrap(conninfo: str, *, root: Path | None = None) -> None:
@@ -439,20 +431,12 @@ def check_schema(conn: Conn, *, root: Path | None = None, strict_routines: bool 
 _SETTING = re.compile(r"^[\w .:+-]+$")
 
 
-def _literal(value: str | list[str] | None) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, list):
-        return "array[" + ", ".join(_literal(v) for v in value) + "]"
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _script_query(name: str, **params: str | list[str] | None) -> str:
+def _script_query(name: str, /, **params: object) -> str:
     """A query of queries.sql with its parameters written in, without its ';' (for
     psql's \\gset or \\gexec): the script runs the very statements migrate() sends."""
     query = QUERIES[name]
     for key, value in params.items():
-        query = query.replace(f"%({key})s", _literal(value))
+        query = query.replace(f"%({key})s", sql.Literal(value).as_string())
     lines = [line for line in query.splitlines() if not line.lstrip().startswith("--")]
     return "\n".join(lines).replace("%%", "%").strip().removesuffix(";")
 
@@ -483,20 +467,20 @@ def pending_sql(conninfo: str, *, lock_wait: str = "5min", lock_timeout: str = "
         conn.execute(QUERIES["interval_seconds"], {"interval": lock_wait})
         conn.execute(QUERIES["set_lock_timeout"], {"timeout": lock_timeout})
         plan = _plan(conn, root)
-    out = [line for step in _steps(plan) for line in _script(step)]
+    out = [line for step in plan.steps for line in _script(step)]
     if not out:
         return "-- nothing to apply: the database is up to date\n"
-    key, files, checksum = MIGRATION_LOCK_KEY, plan.files, routines_checksum(plan.routines)
-    expected = f"{_literal(plan.recorded_routines or '')}, {_literal(checksum)}"
+    files = plan.files
     head = QUERIES["script_head"].format(
-        lock_wait=lock_wait, lock_timeout=lock_timeout, key=key, classid=key >> 32,
-        objid=key & 0xFFFFFFFF, ensure_ledger=QUERIES["ensure_ledger"],
+        lock_wait=lock_wait, lock_timeout=lock_timeout, migration_lock=_MIGRATION_LOCK,
+        ensure_ledger=QUERIES["ensure_ledger"],
         versions=", ".join(str(m.version) for m in files),
         last=f"{max((m.version for m in files), default=0):04d}",
         checksums=",\n        ".join([f"({m.version}, '{m.checksum}')" for m in files]
                                       or ["(null::int, null::text)"]),
         routines_check=("\n    " + QUERIES["script_routines_check"].rstrip().format(
-            expected=expected) if plan.routines_changed else ""))
+            recorded=sql.Literal(plan.recorded_routines or "").as_string(),
+            checksum=routines_checksum(plan.routines)) if plan.routines_changed else ""))
     tail = ["\n-- ===== done: release the migration lock =====",
-            f"select pg_advisory_unlock({key}) as migration_lock_released;"]
+            f"select pg_advisory_unlock({MIGRATION_LOCK_KEY}) as migration_lock_released;"]
     return head + "\n".join(line for line in [*out, *tail] if line) + "\n"

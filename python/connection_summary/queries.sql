@@ -5,8 +5,9 @@
 -- name: set_lock_timeout
 select set_config('lock_timeout', %(timeout)s, false);
 
--- name: try_advisory_lock
-select pg_try_advisory_lock(%(key)s);
+-- name: set_lock_wait
+-- How long the migration_lock block of migrate_script.sql polls for the lock.
+select set_config('connection_summary.lock_wait', %(wait)s, false);
 
 -- name: interval_seconds
 select extract(epoch from %(interval)s::interval);
