@@ -124,7 +124,7 @@ class _Listener:
     def __init__(self, conninfo: str, database: str, timeout: float) -> None:
         self._conninfo, self._database, self._timeout = conninfo, database, timeout
         self._stop = threading.Event()
-        self._conn: psycopg.Connection[Any] | None = self._connect()  # fails the client's start
+        self._conn = self._connect()  # fails the client's start
         self._thread = threading.Thread(target=self._run, name="connection-summary-listen",
                                         daemon=True)
         self._thread.start()
@@ -139,7 +139,7 @@ class _Listener:
         backoff = 0.1
         while not self._stop.is_set():
             try:
-                if self._conn is None:
+                if self._conn.closed:
                     self._conn = self._connect()
                     REGISTRY.invalidate(database=self._database)
                     backoff = 0.1
@@ -148,13 +148,10 @@ class _Listener:
                     owner = None if notify.payload in ("", "*") else notify.payload
                     REGISTRY.invalidate(owner, database=self._database)
             except psycopg.Error:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
+                self._conn.close()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
-        if self._conn is not None:
-            self._conn.close()
+        self._conn.close()
 
     def close(self) -> None:
         self._stop.set()
@@ -165,18 +162,16 @@ class _Reader(Generic[P]):
     """State and rules of a client; the subclasses add only the I/O."""
 
     _pool_type: type[P]
-    _opening: asyncio.Future[str] | None = None  # AsyncClient's first opening
 
     def __init__(self, conninfo: str | P = "", *, cache_ttl: float | None = None,
                  listen: bool = False, timeout: float = 30.0, max_size: int = 10) -> None:
-        self._cache_ttl, self._listen, self._timeout_setting = cache_ttl, listen, timeout
+        self._cache_ttl, self._listen, self._timeout = cache_ttl, listen, timeout
         self._listener: _Listener | None = None
         self._database: str | None = None
         self._closed = False
         self._owns_pool = not isinstance(conninfo, self._pool_type)
-        # A caller's pool waits as it was configured to; the conninfo is read from it.
-        self._timeout = timeout if self._owns_pool else None
-        self._conninfo = None if isinstance(conninfo, self._pool_type) else str(conninfo)
+        # A caller's pool keeps its own timeout; the conninfo is read from it.
+        self._conninfo = str(conninfo) if self._owns_pool else None
         # No `check=` callback: psycopg_pool sleeps 1 s, 2 s, 4 s... after each dead
         # connection it finds, outlasting `timeout` after a restart; `_read` checks.
         self._pool: P = conninfo if isinstance(conninfo, self._pool_type) else self._pool_type(
@@ -188,12 +183,7 @@ class _Reader(Generic[P]):
 
     def _start_listener(self, database: str) -> None:
         if self._listen and self._conninfo is not None:
-            self._listener = _Listener(self._conninfo, database, self._timeout_setting)
-
-    def _key(self, params: Mapping[str, Any]) -> OverviewKey:
-        assert self._database is not None
-        return OverviewKey(self._database, params["owner_id"], params["now"], params["limit"],
-                           params["after"])
+            self._listener = _Listener(self._conninfo, database, self._timeout)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -243,7 +233,7 @@ class Client(_Reader[ConnectionPool[Any]]):
             for retry in (False, True):  # only the check runs on a dead connection
                 if retry:
                     self._pool.check()
-                with self._pool.connection(timeout=self._timeout) as conn:
+                with self._pool.connection() as conn:
                     try:
                         ConnectionPool.check_connection(conn)
                     except psycopg.Error:
@@ -264,8 +254,8 @@ class Client(_Reader[ConnectionPool[Any]]):
         `after` (a row's `cursor`) page. Equal concurrent calls share one execution."""
         call = _overview(owner_id, now, limit, after)
         read = functools.partial(self._read, *call)
-        return list(REGISTRY.call(self._key(call[1]), read, ttl=self._cache_ttl)
-                    if coalesce else read())
+        key = OverviewKey(self.database_identity, **call[1])  # the parameters name its fields
+        return list(REGISTRY.call(key, read, ttl=self._cache_ttl) if coalesce else read())
 
     def iter_overview(self, owner_id: str, *, now: datetime | None = None,
                       page_size: int = 100, coalesce: bool = True) -> Iterator[Summary]:
@@ -318,6 +308,7 @@ class AsyncClient(_Reader[AsyncConnectionPool[Any]]):
     """
 
     _pool_type = AsyncConnectionPool
+    _opening: asyncio.Task[str] | None = None  # the first opening, shared by concurrent callers
 
     async def open(self) -> Self:
         """Check the schema, open the pool (if the client owns it), start the listener."""
@@ -339,11 +330,10 @@ class AsyncClient(_Reader[AsyncConnectionPool[Any]]):
         if self._conninfo is None:
             self._conninfo = _merge_conninfo(*[await v if inspect.isawaitable(v) else v
                                                for v in self._pool_settings()])
-        database = await asyncio.to_thread(_connect_and_start, self._conninfo,
-                                           self._timeout_setting)
+        database = await asyncio.to_thread(_connect_and_start, self._conninfo, self._timeout)
         try:
             if self._owns_pool:
-                await self._pool.open(wait=True, timeout=self._timeout_setting)
+                await self._pool.open(wait=True, timeout=self._timeout)
             await asyncio.to_thread(self._start_listener, database)
         except psycopg.Error as exc:
             await self.close()
@@ -363,7 +353,7 @@ class AsyncClient(_Reader[AsyncConnectionPool[Any]]):
             for retry in (False, True):  # as Client._read
                 if retry:
                     await self._pool.check()
-                async with self._pool.connection(timeout=self._timeout) as conn:
+                async with self._pool.connection() as conn:
                     try:
                         await AsyncConnectionPool.check_connection(conn)
                     except psycopg.Error:
@@ -382,9 +372,9 @@ class AsyncClient(_Reader[AsyncConnectionPool[Any]]):
                        limit: int | None = None, after: str | None = None,
                        coalesce: bool = True) -> list[Summary]:
         call = _overview(owner_id, now, limit, after)
-        await self._started()
         read = functools.partial(self._read, *call)
-        return list(await REGISTRY.call_async(self._key(call[1]), read, ttl=self._cache_ttl)
+        key = OverviewKey(await self._started(), **call[1])
+        return list(await REGISTRY.call_async(key, read, ttl=self._cache_ttl)
                     if coalesce else await read())
 
     def iter_overview(self, owner_id: str, *, now: datetime | None = None,

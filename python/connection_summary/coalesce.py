@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import threading
 import time
-import weakref
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +21,9 @@ from typing import Any, TypeVar
 from .errors import ConnectionSummaryError
 
 T = TypeVar("T")
+# A read in flight serves one event loop (its task is bound to it) or, with None, threads.
+Slot = tuple[asyncio.AbstractEventLoop | None, "OverviewKey"]
+Done = concurrent.futures.Future[Any] | asyncio.Task[Any]  # how a read in flight ends
 
 
 @dataclass(frozen=True)
@@ -38,47 +41,59 @@ class SharedExecutionInterrupted(ConnectionSummaryError):
 
 @dataclass
 class _Flight:
-    done: concurrent.futures.Future[Any] | asyncio.Task[Any]
+    slot: Slot
+    done: Done
+    keep: bool  # cache its result: its starter gave a TTL and nothing detached it since
     callers: int = 0
-    stale: bool = False  # detached by an invalidation: its result is not cached
 
 
 class Registry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._flights: dict[OverviewKey, _Flight] = {}  # the threads'
-        self._loops: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[OverviewKey, _Flight]
-        ] = weakref.WeakKeyDictionary()
+        self._flights: dict[Slot, _Flight] = {}
         self._cache: dict[OverviewKey, tuple[float, Any]] = {}
 
-    def _cached(self, key: OverviewKey, ttl: float | None) -> tuple[Any] | None:
-        stored_at, value = self._cache.get(key, (None, None))
-        if ttl and ttl > 0 and stored_at is not None and time.monotonic() - stored_at <= ttl:
-            return (value,)
-        return None
-
-    def _start(self, flights: dict[OverviewKey, _Flight], key: OverviewKey, ttl: float | None,
-               done: concurrent.futures.Future[Any] | asyncio.Task[Any]) -> _Flight:
-        flight = flights[key] = _Flight(done)
-        done.add_done_callback(lambda _: self._land(flights, key, flight, ttl))
-        return flight
-
-    def _land(self, flights: dict[OverviewKey, _Flight], key: OverviewKey, flight: _Flight,
-              ttl: float | None) -> None:
+    def _join(self, slot: Slot, ttl: float | None,
+              start: Callable[[], Done]) -> tuple[Any] | _Flight:
+        """The result cached for the slot's key, or else its read in flight (`start`ed if
+        there is none), which gains a caller."""
         with self._lock:
-            if flights.get(key) is flight:
-                del flights[key]
+            stored_at, value = self._cache.get(slot[1], (None, None))
+            if ttl and ttl > 0 and stored_at is not None and time.monotonic() - stored_at <= ttl:
+                return (value,)
+            flight = self._flights.get(slot)
+            if flight is None:
+                flight = self._flights[slot] = _Flight(slot, start(), bool(ttl and ttl > 0))
+                flight.done.add_done_callback(functools.partial(self._land, flight))
+            flight.callers += 1
+            return flight
+
+    def _land(self, flight: _Flight, done: Done) -> None:
+        with self._lock:
+            if self._flights.get(flight.slot) is flight:
+                del self._flights[flight.slot]
             # Retrieving the outcome also keeps a read whose waiters all left from logging
             # "exception was never retrieved".
-            done = flight.done
-            if done.cancelled() or done.exception() or flight.stale or not (ttl and ttl > 0):
+            if done.cancelled() or done.exception() or not flight.keep:
                 return
             now = time.monotonic()
-            self._cache[key] = (now, done.result())
+            self._cache[flight.slot[1]] = (now, done.result())
             # An hour outlasts any TTL in practice; a longer one only loses an entry early.
             for old in [k for k, (at, _) in self._cache.items() if now - at > 3600]:
                 del self._cache[old]
+
+    def _leave(self, flight: _Flight) -> None:
+        with self._lock:
+            flight.callers -= 1
+            # The last waiter was cancelled (a thread's read ends before its runner leaves):
+            # stop the read and let no one join it.
+            abandoned = flight.callers == 0 and not flight.done.done()
+            if abandoned:
+                flight.keep = False
+                if self._flights.get(flight.slot) is flight:
+                    del self._flights[flight.slot]
+        if abandoned:
+            flight.done.cancel()
 
     def invalidate(self, owner_id: str | None = None, *, database: str | None = None) -> None:
         """Drop cached results and detach in-flight reads of one owner (None: everyone) of
@@ -90,22 +105,15 @@ class Registry:
         with self._lock:
             for key in [k for k in self._cache if hit(k)]:
                 del self._cache[key]
-            for flights in [self._flights, *self._loops.values()]:
-                for key in [k for k in flights if hit(k)]:
-                    flights.pop(key).stale = True
+            for slot in [s for s in self._flights if hit(s[1])]:
+                self._flights.pop(slot).keep = False
 
     def call(self, key: OverviewKey, execute: Callable[[], T], *, ttl: float | None = None) -> T:
-        with self._lock:
-            if (cached := self._cached(key, ttl)) is not None:
-                return cached[0]  # type: ignore[no-any-return]
-            flight = self._flights.get(key)
-            lead = flight is None
-            if flight is None:
-                flight = self._start(self._flights, key, ttl, concurrent.futures.Future())
-            flight.callers += 1
-        future = flight.done
-        assert isinstance(future, concurrent.futures.Future)
-        if lead:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        flight = self._join((None, key), ttl, lambda: future)
+        if isinstance(flight, tuple):
+            return flight[0]  # type: ignore[no-any-return]
+        if flight.done is future:  # this caller started the flight: it runs the read
             try:
                 future.set_result(execute())
             except Exception as exc:
@@ -115,42 +123,26 @@ class Registry:
                     "the caller running this shared overview read was interrupted; try again"))
                 raise
         try:
-            return future.result()  # type: ignore[no-any-return]
+            return flight.done.result()  # type: ignore[no-any-return]
         finally:
-            with self._lock:
-                flight.callers -= 1
+            self._leave(flight)
 
     async def call_async(self, key: OverviewKey, execute: Callable[[], Coroutine[Any, Any, T]], *,
                          ttl: float | None = None) -> T:
         loop = asyncio.get_running_loop()
-        with self._lock:
-            if (cached := self._cached(key, ttl)) is not None:
-                return cached[0]  # type: ignore[no-any-return]
-            flights = self._loops.setdefault(loop, {})
-            flight = flights.get(key) or self._start(flights, key, ttl,
-                                                     loop.create_task(execute()))
-            flight.callers += 1
-        task = flight.done
-        assert isinstance(task, asyncio.Task)
+        flight = self._join((loop, key), ttl, lambda: loop.create_task(execute()))
+        if isinstance(flight, tuple):
+            return flight[0]  # type: ignore[no-any-return]
+        assert isinstance(flight.done, asyncio.Task)
         try:
-            return await asyncio.shield(task)
+            return await asyncio.shield(flight.done)
         finally:
-            with self._lock:
-                flight.callers -= 1
-                # The last waiter was cancelled: stop the read and let no one join it.
-                abandoned = flight.callers == 0 and not task.done()
-                if abandoned:
-                    flight.stale = True
-                    if flights.get(key) is flight:
-                        del flights[key]
-            if abandoned:
-                task.cancel()
+            self._leave(flight)
 
     def in_flight(self, key: OverviewKey) -> int:
         """How many callers (threads, and tasks of every loop) wait for `key` right now."""
         with self._lock:
-            return sum(flights[key].callers
-                       for flights in [self._flights, *self._loops.values()] if key in flights)
+            return sum(f.callers for (_, k), f in self._flights.items() if k == key)
 
 
 #: The package's only global state.
