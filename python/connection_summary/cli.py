@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import psycopg
 import shtab
@@ -31,24 +31,15 @@ class Database:
 
 @dataclass(frozen=True)
 class Command:
-    name: str
     help: str
     arguments: Sequence[str]  # keys of _ARGUMENTS
     run: Callable[[argparse.Namespace, Database], int]
-    # Reads the caller's data, so --dsn or DATABASE_URL is required: a throw-away
-    # embedded server would be empty.
-    needs_dsn: bool = False
     needs_database: bool = True
-
-
-def _print(*lines: str, file: TextIO | None = None) -> None:
-    for line in lines:
-        print(line, file=file or sys.stdout)
 
 
 def _print_json(value: object, jsonl: bool = False) -> None:
     for item in (value if isinstance(value, list) else [value]) if jsonl else [value]:
-        print(json.dumps(item, indent=None if jsonl else 2, default=str), file=sys.stdout)
+        print(json.dumps(item, indent=None if jsonl else 2, default=str))
 
 
 # Argument types: a bad value is a usage error (exit 2), before any database work.
@@ -57,22 +48,13 @@ _SETTING_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000,
                "d": 86_400_000}
 _SETTING = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*")
 # --lock-wait is a PostgreSQL interval: a number of seconds, or numbers with units.
-_INTERVAL_UNITS = frozenset(
-    f"{stem}{end}" for stems, ends in [
-        (["usec", "msec", "sec", "min", "hr"], ["", "s"]),
-        (["microsecond", "millisecond", "second", "minute", "hour", "day"], ["", "s"]),
-        (["us", "ms", "s", "m", "h", "d", "mins", "days"], [""]),
-    ] for stem in stems for end in ends)
-_INTERVAL_PART = re.compile(r"\s*\d+(?:\.\d+)?\s*([a-z]*)\s*")
+_INTERVAL_PART = (r"\d+(?:\.\d+)?\s*(?:us|ms|s|m|h|d|(?:usec|msec|sec|min|hr|microsecond"
+                  r"|millisecond|second|minute|hour|day)s?)")
+_INTERVAL = re.compile(rf"\s*(?:\d+(?:\.\d+)?|{_INTERVAL_PART}(?:\s*{_INTERVAL_PART})*)\s*")
 
 
 def _interval(text: str) -> str:
-    lowered, units, at = text.lower(), [], 0
-    while at < len(lowered) and (part := _INTERVAL_PART.match(lowered, at)):
-        units.append(part[1])
-        at = part.end()
-    if (units and at == len(lowered) and all(u in _INTERVAL_UNITS for u in units if u)
-            and (len(units) == 1 or all(units))):
+    if _INTERVAL.fullmatch(text.lower()):
         return text
     raise argparse.ArgumentTypeError(
         f"not a PostgreSQL interval: {text!r} (e.g. 30s, 5min, 1h 30min, 2 minutes)")
@@ -146,30 +128,30 @@ _ARGUMENTS: dict[str, tuple[str, dict[str, Any]]] = {
 def run_migrate(args: argparse.Namespace, db: Database) -> int:
     if args.sql:
         print(migrations.pending_sql(db.conninfo, lock_wait=args.lock_wait,
-                                     lock_timeout=args.lock_timeout), end="", file=sys.stdout)
+                                     lock_timeout=args.lock_timeout), end="")
         return 0
     if db.embedded:
-        _print("connection-summary: note: migrating a throw-away embedded PostgreSQL (no --dsn "
-               "or DATABASE_URL); it is deleted when this command exits", file=sys.stderr)
+        print("connection-summary: note: migrating a throw-away embedded PostgreSQL (no --dsn "
+              "or DATABASE_URL); it is deleted when this command exits", file=sys.stderr)
     report = migrations.migrate(db.conninfo, lock_wait=args.lock_wait,
                                 lock_timeout=args.lock_timeout)
     if args.json:
         _print_json(asdict(report))
         return 0
-    _print(*(f"rebuilt invalid index {name} (left by an interrupted build)"
-             for name in report.rebuilt_indexes),
-           *(f"applied {name}" for name in report.applied),
-           "routines (functions, views, triggers): "
-           + ("applied" if report.routines_applied else "unchanged"))
+    print(*(f"rebuilt invalid index {name} (left by an interrupted build)"
+            for name in report.rebuilt_indexes),
+          *(f"applied {name}" for name in report.applied),
+          "routines (functions, views, triggers): "
+          + ("applied" if report.routines_applied else "unchanged"), sep="\n")
     if not report.applied and not report.routines_applied and not report.rebuilt_indexes:
-        _print("database is up to date")
+        print("database is up to date")
     return 0
 
 
 def run_status(args: argparse.Namespace, db: Database) -> int:
     if db.embedded:
-        _print("connection-summary: note: showing a throw-away embedded PostgreSQL (no --dsn or "
-               "DATABASE_URL): it is always empty", file=sys.stderr)
+        print("connection-summary: note: showing a throw-away embedded PostgreSQL (no --dsn or "
+              "DATABASE_URL): it is always empty", file=sys.stderr)
     status = migrations.migration_status(db.conninfo)
     if args.json:
         _print_json({"database_version": status.database_version,
@@ -180,18 +162,18 @@ def run_status(args: argparse.Namespace, db: Database) -> int:
     else:
         db_version = "none" if status.database_version is None else \
             f"{status.database_version:04d}"
-        _print(f"schema version: database {db_version}, code {status.code_version:04d}",
-               f"routines: {status.routines_state}",
-               f"up to date: {'yes' if status.up_to_date else 'no'}",
-               *(f"INVALID index: {i.name} ({i.migration or 'no migration builds it'})"
-                 for i in status.invalid_indexes), "",
-               *render.table(["version", "name", "state", "applied_at"],
-                             [(f"{m.version:04d}", m.name, m.state, m.applied_at)
-                              for m in status.migrations]))
+        print(f"schema version: database {db_version}, code {status.code_version:04d}",
+              f"routines: {status.routines_state}",
+              f"up to date: {'yes' if status.up_to_date else 'no'}",
+              *(f"INVALID index: {i.name} ({i.migration or 'no migration builds it'})"
+                for i in status.invalid_indexes), "",
+              *render.table(["version", "name", "state", "applied_at"],
+                            [(f"{m.version:04d}", m.name, m.state, m.applied_at)
+                             for m in status.migrations]), sep="\n")
     if not args.check:
         return 0
-    _print(*(f"connection-summary: error: {i.advice}" for i in status.invalid_indexes),
-           file=sys.stderr)
+    for index in status.invalid_indexes:
+        print(f"connection-summary: error: {index.advice}", file=sys.stderr)
     states = {m.state for m in status.migrations}
     if "unknown_to_code" in states:
         return errors.SchemaTooNew.exit_code
@@ -228,12 +210,12 @@ def run_overview(args: argparse.Namespace, db: Database) -> int:
     if args.json or args.jsonl:
         _print_json([row.to_json() for row in rows], args.jsonl)
     elif not rows:
-        _print(f"owner {args.owner!r} has no connections"
-               + (" after that cursor" if args.after else ""))
+        print(f"owner {args.owner!r} has no connections"
+              + (" after that cursor" if args.after else ""))
     else:
-        _print(*render.overview_table(rows, color=_use_color(args), width=_width(args)))
+        print(*render.overview_table(rows, color=_use_color(args), width=_width(args)), sep="\n")
         if args.limit is not None and len(rows) == args.limit:
-            _print(f"\nnext page: --after {rows[-1].cursor}")
+            print(f"\nnext page: --after {rows[-1].cursor}")
     return 0
 
 
@@ -250,10 +232,10 @@ def run_show(args: argparse.Namespace, db: Database) -> int:
     if args.json or args.jsonl:
         _print_json(found.to_json(), args.jsonl)
     elif isinstance(found, Diagnostics):
-        _print(*render.diagnostics_block(found, run_limit=runs, color=_use_color(args),
-                                         width=_width(args)))
+        print(*render.diagnostics_block(found, run_limit=runs, color=_use_color(args),
+                                        width=_width(args)), sep="\n")
     else:
-        _print(*render.summary_block(found, color=_use_color(args), width=_width(args)))
+        print(*render.summary_block(found, color=_use_color(args), width=_width(args)), sep="\n")
     return 0
 
 
@@ -282,11 +264,11 @@ def run_demo(args: argparse.Namespace, db: Database) -> int:
     color, width = _use_color(args), _width(args)
 
     def say(*lines: str) -> None:
-        _print(*(part for line in lines for part in render.wrap(line, width)), file=progress)
+        print(*(part for line in lines for part in render.wrap(line, width)), sep="\n",
+              file=progress)
 
     with psycopg.connect(db.conninfo, autocommit=True) as conn:
-        if not db.embedded:
-            _refuse_demo_if_it_has_input_rows(conn)
+        _refuse_demo_if_it_has_input_rows(conn)
         version = conn.execute(QUERIES["server_version"]).fetchone()
     say("connection-summary demo: " + (
         f"a throw-away embedded PostgreSQL {version[0] if version else ''}, deleted when the "
@@ -317,15 +299,15 @@ def run_demo(args: argparse.Namespace, db: Database) -> int:
                      "show": {DEMO_OWNER: {DEMO_ROUTE: deep.to_json()}}})
         return 0
     say("", f"$ connection-summary overview {DEMO_OWNER}")
-    _print(*render.overview_table(mine, color=color, width=width))
+    print(*render.overview_table(mine, color=color, width=width), sep="\n")
     say("", f"$ connection-summary show {DEMO_OWNER} {DEMO_ROUTE}",
         "  (a browser connection whose last run got no browser surface: a sibling run "
         "held the profile)", "")
-    _print(*render.summary_block(deep, color=color, width=width))
+    print(*render.summary_block(deep, color=color, width=width), sep="\n")
     say("", f"$ connection-summary overview {DEMO_OTHER_OWNER}",
         f"  ({DEMO_OTHER_OWNER} shares the database but sees only his own connection; "
         f"`show {DEMO_OTHER_OWNER} {DEMO_ROUTE}` finds nothing)", "")
-    _print(*render.overview_table(theirs, color=color, width=width))
+    print(*render.overview_table(theirs, color=color, width=width), sep="\n")
     say("")
     if db.embedded:
         say("The embedded PostgreSQL is deleted as the demo exits. To keep exploring, load "
@@ -339,26 +321,25 @@ def run_demo(args: argparse.Namespace, db: Database) -> int:
 
 
 def run_completion(args: argparse.Namespace, db: Database) -> int:
-    print(shtab.complete(build_parser(), args.shell), file=sys.stdout)
+    print(shtab.complete(build_parser(), args.shell))
     return 0
 
 
-COMMANDS: dict[str, Command] = {c.name: c for c in [
-    Command("migrate", "apply pending migrations and routines (or print them with --sql)",
-            ["sql", "lock_wait", "lock_timeout"], run_migrate),
-    Command("status", "show which migrations the database has", ["check"], run_status),
-    Command("overview", "every non-draft connection of OWNER, one row each",
-            ["owner", "limit", "after", "now", "jsonl_rows", "wide"], run_overview,
-            needs_dsn=True),
-    Command("show", "one connection of OWNER in full (the deep read)",
-            ["owner", "route", "now", "jsonl", "wide"], run_show, needs_dsn=True),
-    Command("diagnostics", "`show`, plus the recent runs and the latest run's events",
-            ["owner", "route", "now", "runs", "jsonl", "wide"], run_show, needs_dsn=True),
-    Command("demo", "load sample data (two owners) into an embedded PostgreSQL, or an "
+COMMANDS: dict[str, Command] = {
+    "migrate": Command("apply pending migrations and routines (or print them with --sql)",
+                       ["sql", "lock_wait", "lock_timeout"], run_migrate),
+    "status": Command("show which migrations the database has", ["check"], run_status),
+    "overview": Command("every non-draft connection of OWNER, one row each",
+                        ["owner", "limit", "after", "now", "jsonl_rows", "wide"], run_overview),
+    "show": Command("one connection of OWNER in full (the deep read)",
+                    ["owner", "route", "now", "jsonl", "wide"], run_show),
+    "diagnostics": Command("`show`, plus the recent runs and the latest run's events",
+                           ["owner", "route", "now", "runs", "jsonl", "wide"], run_show),
+    "demo": Command("load sample data (two owners) into an embedded PostgreSQL, or an "
                     "empty --dsn database, and show it", ["wide"], run_demo),
-    Command("completion", "print a shell completion script (bash or zsh)", ["shell"],
-            run_completion, needs_database=False),
-]}
+    "completion": Command("print a shell completion script (bash or zsh)", ["shell"],
+                          run_completion, needs_database=False),
+}
 
 
 def _epilog() -> str:
@@ -369,7 +350,8 @@ def _epilog() -> str:
                for cls in (errors.InvalidArgument, errors.NotFound, errors.DatabaseUnavailable,
                            errors.MigrationError, errors.MigrationChecksumMismatch,
                            errors.SchemaTooNew, errors.SchemaTooOld,
-                           errors.MigrationLockTimeout, DemoRefused))]
+                           errors.MigrationLockTimeout, DemoRefused,
+                           errors.PermissionDenied))]
     return "\n".join([
         "database: --dsn, else $DATABASE_URL. overview, show and diagnostics need one;",
         "without either, demo, migrate and status use a throw-away embedded PostgreSQL",
@@ -407,12 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 "colour the verdict pill: auto (a terminal without NO_COLOR), "
                                 "always, never (default: auto)"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS.values():
-        child = sub.add_parser(command.name, help=command.help, description=command.help,
+    for name, command in COMMANDS.items():
+        child = sub.add_parser(name, help=command.help, description=command.help,
                                parents=[common], epilog=_epilog(),
                                formatter_class=argparse.RawDescriptionHelpFormatter)
-        for name in command.arguments:
-            flag, options = _ARGUMENTS[name]
+        for key in command.arguments:
+            flag, options = _ARGUMENTS[key]
             child.add_argument(flag, **options)
     return parser
 
@@ -440,9 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = COMMANDS[args.command]
     # What argparse cannot check alone; a failure is a usage error too (exit 2).
     child = next(a for a in parser._actions
-                 if isinstance(a, argparse._SubParsersAction)).choices[command.name]
-    if command.needs_dsn and not (args.dsn or os.environ.get("DATABASE_URL")):
-        child.error(f"{command.name} reads your database: pass --dsn CONNINFO or set "
+                 if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+    # OWNER's connections are the caller's data: a throw-away embedded server would be empty.
+    if "owner" in command.arguments and not (args.dsn or os.environ.get("DATABASE_URL")):
+        child.error(f"{args.command} reads your database: pass --dsn CONNINFO or set "
                     "DATABASE_URL. (Without either, `connection-summary demo` shows sample "
                     "data in a throw-away embedded PostgreSQL.)")
     if args.json and getattr(args, "jsonl", False):
@@ -452,13 +435,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command.run(args, Database("", embedded=False))
         with open_database(args.dsn) as db:
             return command.run(args, db)
-    except errors.ConnectionSummaryError as exc:
-        print(f"connection-summary: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except psycopg.Error as exc:
-        mapped = errors.map_database_error(exc)
-        print(f"connection-summary: error: {mapped}", file=sys.stderr)
-        return mapped.exit_code
+    except (errors.ConnectionSummaryError, psycopg.Error) as exc:
+        error = errors.map_database_error(exc) if isinstance(exc, psycopg.Error) else exc
+        print(f"connection-summary: error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
