@@ -141,9 +141,8 @@ class _Model:
         return cls._load(value, cls.__name__)
 
     def to_json(self) -> JsonObject:
-        out = {name: _encode(getattr(self, name)) for name in _hints(type(self))
-               if name not in self._absent}
-        return {**out, **{k: v for k, v in self._extra.items() if k not in out}}
+        return {name: _encode(getattr(self, name)) for name in _hints(type(self))
+                if name not in self._absent} | self._extra
 
 
 @dataclass(frozen=True)
@@ -298,7 +297,7 @@ class Summary(_Model):
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Self:
         """A row of `overview`/`for_route` fetched with psycopg's `dict_row`."""
-        return cls._load(row, cls.__name__)
+        return cls.from_json(row)
 
 
 @dataclass(frozen=True)
@@ -311,11 +310,11 @@ class Diagnostics(_Model):
     @classmethod
     def _load(cls, value: object, path: str) -> Self:
         # The summary's columns are top-level keys: read them as the nested `summary`.
-        if not isinstance(value, dict):
-            raise _shape_error(path, "an object", value)
-        columns = _hints(Summary)
-        return super()._load({k: v for k, v in value.items() if k not in columns} | {
-            "summary": {k: v for k, v in value.items() if k in columns}}, path)
+        if isinstance(value, dict):
+            columns = _hints(Summary)
+            value = {k: v for k, v in value.items() if k not in columns} | {
+                "summary": {k: v for k, v in value.items() if k in columns}}
+        return super()._load(value, path)
 
     def to_json(self) -> JsonObject:
         return self.summary.to_json() | {k: v for k, v in super().to_json().items()

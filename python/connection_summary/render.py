@@ -80,9 +80,8 @@ def table(columns: Sequence[str | Column], rows: Iterable[Sequence[object]], *,
     for n, row in enumerate(body):
         cells = [row[i] if len(row[i].text) <= widths[i]
                  else Cell(row[i].text[:widths[i] - 1] + "…", row[i].sgr) for i in shown]
-        lines.append((indent + "  ".join(
-            c.render(color) + ("" if i == shown[-1] else " " * (widths[i] - len(c.text)))
-            for i, c in zip(shown, cells, strict=True))).rstrip())
+        lines.append((indent + "  ".join(c.render(color) + " " * (widths[i] - len(c.text))
+                                         for i, c in zip(shown, cells, strict=True))).rstrip())
         lines += after_row[n - 1] if 0 < n <= len(after_row) else []
     hidden = [c.header for i, c in enumerate(cols) if i not in shown]
     note = f"(not shown, to fit {width} columns: {', '.join(hidden)}; --wide shows them)"
@@ -101,24 +100,19 @@ def wrap(text: str, width: int | None) -> list[str]:
         return [text]
     lead = text[:len(text) - len(text.lstrip(" "))]
     room = max(width - len(lead), _MIN_WRAP_WIDTH)
-    lines: list[str] = []
-    line = ""
+    lines: list[list[str]] = [[]]
     for word in text.split():
-        while _visible_len(word) > room and not _ANSI.search(word):
-            lines += [line, word[:room]] if line else [word[:room]]
-            line, word = "", word[room:]
-        if line and _visible_len(line) + 1 + _visible_len(word) > room:
-            lines.append(line)
-            line = ""
-        line = f"{line} {word}" if line else word
-    if line or not lines:
-        lines.append(line)
-    return [lead + part for part in lines]
+        for part in [word] if _ANSI.search(word) else re.findall(f".{{1,{room}}}", word):
+            if lines[-1] and _visible_len(" ".join([*lines[-1], part])) > room:
+                lines.append([])
+            lines[-1].append(part)
+    return [lead + " ".join(words) for words in lines]
 
 
 def _hang(head: str, text: str, width: int | None) -> list[str]:
+    """The lines of `text`, each wrapped, in a column after `head` (on the first line)."""
     room = None if width is None else max(width - len(head), _MIN_WRAP_WIDTH)
-    parts = wrap(text, room) if text else [""]
+    parts = [part for line in text.split("\n") for part in wrap(line, room)]
     return [f"{head}{parts[0]}".rstrip(), *(f"{' ' * len(head)}{p}".rstrip() for p in parts[1:])]
 
 
@@ -169,8 +163,7 @@ def _json(value: JsonValue) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
-def _pill(summary: Summary) -> Cell:
-    pill = summary.rendered_verdict.pill
+def _pill(pill: Pill) -> Cell:
     return Cell(pill.label, TONE_COLORS[pill.tone])
 
 
@@ -184,8 +177,8 @@ OVERVIEW_COLUMNS = (
 
 def overview_table(summaries: Sequence[Summary], *, color: bool = False,
                    width: int | None = None) -> list[str]:
-    rows = [[s.connection_id, s.connector_id, s.status, _pill(s), s.connection_health.state,
-             s.connection_health.reason_code,
+    rows = [[s.connection_id, s.connector_id, s.status, _pill(s.rendered_verdict.pill),
+             s.connection_health.state, s.connection_health.reason_code,
              "never" if s.last_run is None else
              f"{s.last_run.status or '?'} {format_relative(s.last_run.last_at, s.observed_at)}",
              s.freshness.status, s.coverage,
@@ -212,7 +205,7 @@ def _value(name: str, value: object, now: datetime, color: bool, sep: str = "\n"
     if value is None or value == "":
         return _MISSING
     if isinstance(value, Pill):
-        return f"{Cell(value.label, TONE_COLORS[value.tone]).render(color)} ({value.tone})"
+        return f"{_pill(value).render(color)} ({value.tone})"
     if is_dataclass(value):  # a nested object: its fields, one line each (or `sep`)
         return sep.join(f"{label}: {text}" for label, text in _fields(value, now, color))
     if isinstance(value, tuple):
@@ -236,26 +229,24 @@ def summary_block(summary: Summary, *, color: bool = False,
                   width: int | None = None) -> list[str]:
     """Every field: the scalars under the title, then a section per nested object, as
     `label  value` lines, the values aligned in one column and wrapped to `width`."""
-    now, scalars = summary.observed_at, list[tuple[str, str]]()
-    sections: list[tuple[str, str, list[tuple[str, str]]]] = []
+    now = summary.observed_at
+    # (indent, label, text): the title and its scalars, then the sections.
+    rows = [("", f"{summary.display_name} ({summary.connection_id})", "")]
+    sections: list[tuple[str, str, str]] = []
     for f in (f for f in fields(summary) if not f.name.startswith("_")):
         value, label = getattr(summary, f.name), f.name.replace("_", " ")
         if is_dataclass(value):
-            sections.append((label, "", _fields(value, now, color)))
+            sections += [("", label, ""), *(("  ", *row) for row in _fields(value, now, color))]
         elif value is None and f.name in _SECTIONS:
-            sections.append((label, "none", []))
+            sections.append(("", label, "none"))
         else:
-            scalars.append((label, _value(f.name, value, now, color)))
-    sections.insert(0, (f"{summary.display_name} ({summary.connection_id})", "", scalars))
-    rows = [(indent, label, text) for title, headline, section in sections
-            for indent, label, text in [("", title, headline), *(("  ", *r) for r in section)]]
+            rows.append(("  ", label, _value(f.name, value, now, color)))
+    rows += sections
     head_width = max(len(indent + label) for indent, label, text in rows if indent or text) + 2
     lines: list[str] = []
     for indent, label, text in rows:
-        head = f"{indent}{label}".ljust(head_width)
         lines += [""] if not indent and lines else []
-        for i, line in enumerate(text.split("\n")):
-            lines += _hang(head if i == 0 else " " * len(head), line, width)
+        lines += _hang(f"{indent}{label}".ljust(head_width), text, width)
     return lines
 
 
