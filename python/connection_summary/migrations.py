@@ -168,13 +168,13 @@ class _Plan:
     """What a migration does, in order; `migrate()` runs it, `pending_sql()` prints it."""
     files: list[SqlFile]
     recorded_routines: str | None
-    routines: list[SqlFile]
+    routines_checksum: str  # of the routine files, computed once per plan
     applied: list[str]  # the pending migrations' file names
     steps: list[_Step]
 
     @property
     def routines_changed(self) -> bool:
-        return self.recorded_routines != routines_checksum(self.routines)
+        return self.recorded_routines != self.routines_checksum
 
 
 def _connect(conninfo: str) -> Conn:
@@ -238,11 +238,12 @@ def _plan(conn: Conn, root: Path | None) -> _Plan:
     if foreign:
         raise MigrationError("; ".join(i.advice for i in foreign))
     rebuild, routines = {i.migration for i in invalid}, sql_files(root, routines=True)
+    checksum = routines_checksum(routines)
     steps = [_migration_step(m, applied=m.version in ledger) for m in files
              if m.version not in ledger or m.path.name in rebuild]
-    if recorded_routines != routines_checksum(routines):
-        steps.append(_routines_step(routines))
-    return _Plan(files, recorded_routines, routines,
+    if recorded_routines != checksum:
+        steps.append(_routines_step(routines, checksum))
+    return _Plan(files, recorded_routines, checksum,
                  [m.path.name for m in files if m.version not in ledger], steps)
 
 
@@ -282,11 +283,10 @@ def _migration_step(m: SqlFile, *, applied: bool) -> _Step:
         [m.text.rstrip(), ledger_row], m.transactional, invalid, m.path.name)
 
 
-def _routines_step(files: list[SqlFile]) -> _Step:
+def _routines_step(files: list[SqlFile], checksum: str) -> _Step:
     """Every routine in one transaction; then, before the privileges (their GRANTs and
     REVOKEs rewrite the catalog rows of every routine, which would all look recreated),
     the routines the files no longer define are dropped: `create or replace` keeps them."""
-    checksum = routines_checksum(files)
     return _Step(
         "routines (functions, views, triggers) in one transaction",
         "applying the routines (sql/1NN_*.sql and up)",
@@ -480,7 +480,7 @@ def pending_sql(conninfo: str, *, lock_wait: str = "5min", lock_timeout: str = "
                                       or ["(null::int, null::text)"]),
         routines_check=("\n    " + QUERIES["script_routines_check"].rstrip().format(
             recorded=sql.Literal(plan.recorded_routines or "").as_string(),
-            checksum=routines_checksum(plan.routines)) if plan.routines_changed else ""))
+            checksum=plan.routines_checksum) if plan.routines_changed else ""))
     tail = ["\n-- ===== done: release the migration lock =====",
             f"select pg_advisory_unlock({MIGRATION_LOCK_KEY}) as migration_lock_released;"]
     return head + "\n".join(line for line in [*out, *tail] if line) + "\n"
